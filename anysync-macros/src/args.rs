@@ -1,0 +1,224 @@
+//! The attributes' arguments: `#[anysync::coroutine(?Send, crate = "path")]`,
+//! `#[anysync::iterator(item = T)]`, `#[anysync::generator(item = T, send = S)]`,
+//! `#[anysync::context(item = T)]`.
+
+use crate::error::{Errors, format_err};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::parse::{ParseStream, Parser};
+use syn::{Ident, LitStr, Path, Token, Type};
+
+/// Which attribute is being expanded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Coroutine,
+    Iterator,
+    Generator,
+    Context,
+}
+
+impl Kind {
+    /// The attribute as users write it, for messages.
+    pub(crate) fn attr(self) -> &'static str {
+        match self {
+            Kind::Coroutine => "#[anysync::coroutine]",
+            Kind::Iterator => "#[anysync::iterator]",
+            Kind::Generator => "#[anysync::generator]",
+            Kind::Context => "#[anysync::context]",
+        }
+    }
+
+    /// The attribute's name (`coroutine`), as in `#[anysync::coroutine]`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Coroutine => "coroutine",
+            Kind::Iterator => "iterator",
+            Kind::Generator => "generator",
+            Kind::Context => "context",
+        }
+    }
+
+    /// Whether the body may use `yield_!`.
+    pub(crate) fn yields(self) -> bool {
+        self != Kind::Coroutine
+    }
+
+    fn accepted(self) -> &'static str {
+        match self {
+            Kind::Coroutine => "`?Send` or `crate = \"...\"`",
+            Kind::Iterator | Kind::Context => "`item = Type`, `?Send` or `crate = \"...\"`",
+            Kind::Generator => "`item = Type`, `send = Type`, `?Send` or `crate = \"...\"`",
+        }
+    }
+}
+
+/// Parsed arguments of an attribute.
+pub(crate) struct Args {
+    pub(crate) kind: Kind,
+    /// `?Send`: the future need not be `Send`; the result uses the `Local` mode.
+    pub(crate) local: bool,
+    /// The path generated code starts with: `::anysync`, or the `crate = "..."` path.
+    pub(crate) krate: TokenStream,
+    /// `item = T`: what `yield_!` hands out (iterators, generators, contexts).
+    pub(crate) item: Option<Type>,
+    /// `send = S`: what a generator's `yield_!` receives (`()` when absent).
+    pub(crate) send: Option<Type>,
+    /// `item` is missing (an error already): the body is not expanded, since its `yield_!`s
+    /// would only add type errors about a guessed item type.
+    pub(crate) inert: bool,
+}
+
+impl Args {
+    fn new(kind: Kind) -> Self {
+        Args {
+            kind,
+            local: false,
+            krate: quote!(::anysync),
+            item: None,
+            send: None,
+            inert: false,
+        }
+    }
+}
+
+/// Parses the arguments, keeping every valid one so the item can still be expanded when
+/// some other argument is wrong (then the error and the expansion are emitted together).
+pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
+    let mut args = Args::new(kind);
+    let mut errors = Errors::default();
+    let mut seen_send = false;
+    let mut seen_crate = false;
+    // Type arguments given with an invalid value: already reported, not "missing" as well.
+    let mut attempted = Vec::new();
+    let parser = |input: ParseStream<'_>| -> syn::Result<()> {
+        while !input.is_empty() {
+            if input.peek(Token![?]) {
+                let question: Token![?] = input.parse()?;
+                let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+                if name != "Send" {
+                    errors.push(format_err!(
+                        quote!(#question #name),
+                        "unknown argument `?{name}`; did you mean `?Send`"
+                    ));
+                } else if seen_send {
+                    errors.push(format_err!(
+                        quote!(#question #name),
+                        "duplicate argument `?Send`"
+                    ));
+                } else {
+                    seen_send = true;
+                    args.local = true;
+                }
+            } else if input.peek(Token![crate]) {
+                let key: Token![crate] = input.parse()?;
+                let _: Token![=] = input.parse()?;
+                if input.peek(LitStr) {
+                    let lit: LitStr = input.parse()?;
+                    if seen_crate {
+                        errors.push(format_err!(
+                            quote!(#key = #lit),
+                            "duplicate argument `crate`"
+                        ));
+                    } else {
+                        seen_crate = true;
+                        match lit.parse_with(Path::parse_mod_style) {
+                            Ok(path) => args.krate = path.into_token_stream(),
+                            Err(_) => errors.push(format_err!(
+                                lit,
+                                "`crate` must be a path to anysync, like `crate = \"my_crate::anysync\"`"
+                            )),
+                        }
+                    }
+                } else {
+                    let value = skip_to_comma(input);
+                    errors.push(format_err!(
+                        value,
+                        "`crate` expects a path in a string, like `crate = \"my_crate::anysync\"`"
+                    ));
+                }
+            } else if let Some(slot) = type_argument(input, kind, &mut args) {
+                let key: Ident = input.parse()?;
+                let _: Token![=] = input.parse()?;
+                match input.parse::<Type>() {
+                    Ok(ty) if slot.is_some() => {
+                        errors.push(format_err!(
+                            quote!(#key = #ty),
+                            "duplicate argument `{key}`"
+                        ));
+                    }
+                    Ok(ty) => *slot = Some(ty),
+                    Err(_) => {
+                        attempted.push(key.to_string());
+                        let value = skip_to_comma(input);
+                        errors.push(format_err!(
+                            quote!(#key = #value),
+                            "`{key}` expects a type, like `{key} = u32`"
+                        ));
+                    }
+                }
+            } else {
+                let unknown = skip_to_comma(input);
+                let message = if unknown.to_string() == "Send" {
+                    format!(
+                        "{} is `Send` by default; write `?Send` to opt out",
+                        kind.attr()
+                    )
+                } else {
+                    format!("unknown argument `{unknown}`; expected {}", kind.accepted())
+                };
+                errors.push(format_err!(unknown, "{message}"));
+            }
+            if !input.is_empty() {
+                let _: Token![,] = input.parse()?;
+            }
+        }
+        Ok(())
+    };
+    if let Err(err) = parser.parse2(tokens) {
+        errors.push(err);
+    }
+    if kind.yields() && args.item.is_none() && !attempted.iter().any(|key| key == "item") {
+        errors.push(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "{} needs `item = Type`, the type of the values `yield_!` hands out",
+                kind.attr()
+            ),
+        ));
+    }
+    // Expand anyway (see `Args::inert`), so that callers see the right kind of value.
+    if kind.yields() && args.item.is_none() {
+        args.item = Some(syn::parse_quote!(()));
+        args.inert = true;
+    }
+    (args, errors)
+}
+
+/// If the next argument is `item = ..` or `send = ..` and `kind` accepts it, its slot.
+fn type_argument<'a>(
+    input: ParseStream<'_>,
+    kind: Kind,
+    args: &'a mut Args,
+) -> Option<&'a mut Option<Type>> {
+    if !input.peek(Ident) || !input.peek2(Token![=]) {
+        return None;
+    }
+    let key = input.fork().parse::<Ident>().ok()?;
+    match (kind, key.to_string().as_str()) {
+        (Kind::Iterator | Kind::Generator | Kind::Context, "item") => Some(&mut args.item),
+        (Kind::Generator, "send") => Some(&mut args.send),
+        _ => None,
+    }
+}
+
+/// Consumes the tokens of one argument and returns them, for an error spanned on all of them.
+fn skip_to_comma(input: ParseStream<'_>) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    while !input.is_empty() && !input.peek(Token![,]) {
+        match input.parse::<proc_macro2::TokenTree>() {
+            Ok(tt) => tt.to_tokens(&mut tokens),
+            Err(_) => break,
+        }
+    }
+    tokens
+}

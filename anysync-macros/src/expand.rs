@@ -1,0 +1,402 @@
+//! Signature and body rewrite, and orchestration.
+
+use crate::args::{Args, Kind};
+use crate::lifetime::{self, ElidedLifetimes};
+use crate::parse::{self, Input, Model};
+use crate::receiver;
+use crate::yields::Rewrite;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::visit_mut::VisitMut;
+use syn::{
+    Block, FnArg, Ident, ImplItem, ItemImpl, Lifetime, Pat, PatIdent, ReturnType, Signature, Token,
+    Type,
+};
+
+/// Expands a validated model, followed by the argument errors, if any.
+pub(crate) fn expand(model: Model) -> TokenStream {
+    let Model {
+        args,
+        arg_errors,
+        item,
+    } = model;
+    let mut tokens = match item {
+        Input::Fn(mut item) => {
+            let prefix = lifetime::fresh_prefix(|v| v.visit_item_fn(&item));
+            expand_fn(&args, &mut item.sig, &mut item.block, &[], &prefix);
+            item.into_token_stream()
+        }
+        Input::Impl(item) => expand_impl(&args, item),
+    };
+    if let Some(err) = arg_errors.into_option() {
+        tokens.extend(err.to_compile_error());
+    }
+    tokens
+}
+
+/// Converts every `async fn` of an inherent impl block; other items are left as they are.
+//
+// Input:  impl<'a> Client<'a> { async fn get(&self) -> u8 { .. } fn name(&self) -> &str { .. } }
+// Output: impl<'a> Client<'a> {
+//             fn get<'__anysync0>(&'__anysync0 self) -> ::anysync::Coroutine<impl
+//                 Future<Output = u8> + Send + Captures<'__anysync0> + Captures<'a>> { .. }
+//             fn name(&self) -> &str { .. }
+//         }
+//
+// The impl's own lifetimes are captured too: in edition 2021 `&'x Client<'a>` in the future
+// needs `'a` named in the bounds. Elided ones (`impl Client<'_>`) are named first.
+fn expand_impl(args: &Args, mut item: ItemImpl) -> TokenStream {
+    let prefix = lifetime::fresh_prefix(|v| v.visit_item_impl(&item));
+    let mut header = ElidedLifetimes::new(format!("{prefix}impl"));
+    header.visit_type_mut(&mut item.self_ty);
+    lifetime::add_params(&mut item.generics, &header.named);
+    let mut impl_lifetimes: Vec<Lifetime> = item
+        .generics
+        .lifetimes()
+        .map(|param| param.lifetime.clone())
+        .collect();
+    for lifetime in header.mentioned {
+        if !impl_lifetimes
+            .iter()
+            .any(|seen| seen.ident == lifetime.ident)
+        {
+            impl_lifetimes.push(lifetime);
+        }
+    }
+    for impl_item in &mut item.items {
+        if let ImplItem::Fn(method) = impl_item
+            && method.sig.asyncness.is_some()
+            && !parse::has_own_attribute(&method.attrs)
+        {
+            let (sig, block) = (&mut method.sig, &mut method.block);
+            expand_fn(args, sig, block, &impl_lifetimes, &prefix);
+        }
+    }
+    item.into_token_stream()
+}
+
+/// Turns an `async fn` into a `fn` returning a `Coroutine` of the same future.
+//
+// Input:
+//     async fn get(&self, key: &str, (a, b): (u8, u8), mut n: u32) -> Option<String> {
+//         body
+//     }
+// Output:
+//     fn get<'__anysync0, '__anysync1>(&'__anysync0 self, key: &'__anysync1 str,
+//         __arg1: (u8, u8), n: u32)
+//         -> ::anysync::Coroutine<impl ::anysync::__private::Future<Output = Option<String>>
+//             + ::anysync::__private::Send
+//             + ::anysync::__private::Captures<'__anysync0>
+//             + ::anysync::__private::Captures<'__anysync1>>
+//     {
+//         ::anysync::__private::Coroutine::new(async move {
+//             let _ = &self;
+//             let key = key;
+//             let __arg1 = __arg1;
+//             let (a, b) = __arg1;
+//             let mut n = n;
+//             let __anysync_ret: Option<String> = { body }; // see `typed_body`
+//             __anysync_ret
+//         })
+//     }
+//
+// Like `async fn`, every argument is moved into the future when the function is called and
+// dropped when the future completes or is dropped; no code of the body runs before the
+// first poll. With `?Send`: no `Send` bound, `Coroutine<.., ::anysync::Local>` and
+// `Coroutine::local`.
+fn expand_fn(
+    args: &Args,
+    sig: &mut Signature,
+    block: &mut Block,
+    impl_lifetimes: &[Lifetime],
+    prefix: &str,
+) {
+    let async_span = sig
+        .asyncness
+        .take()
+        .map_or_else(Span::call_site, |token| token.span);
+    // Errors about the signature as a whole point at `async fn`.
+    sig.fn_token.span = async_span
+        .join(sig.fn_token.span)
+        .unwrap_or(sig.fn_token.span);
+
+    let mut elided = ElidedLifetimes::new(prefix.to_owned());
+    for input in &mut sig.inputs {
+        elided.visit_fn_arg_mut(input);
+    }
+    lifetime::add_params(&mut sig.generics, &elided.named);
+    if let Some(output_lifetime) = elided.output_lifetime() {
+        lifetime::OutputLifetimes(output_lifetime).visit_return_type_mut(&mut sig.output);
+    }
+    let captured = captured_lifetimes(sig, &elided.mentioned, impl_lifetimes);
+
+    let moves = move_arguments(sig);
+
+    if args.inert {
+        block.stmts = vec![syn::parse_quote!(loop {})];
+    }
+    let rewrite = Rewrite::new(args.kind, args.krate.clone());
+    let yields = rewrite.body(&mut block.stmts);
+    if args.kind == Kind::Context && yields == 0 && !args.inert {
+        // The one mistake about `yield_!` that is visible before run time.
+        let message = "#[anysync::context] needs exactly one `yield_!(value)` in its body: the \
+                       caller's block runs there, between setup and teardown";
+        block.stmts.insert(
+            0,
+            syn::Stmt::Expr(
+                syn::Expr::Verbatim(
+                    quote_spanned!(sig.ident.span()=> ::core::compile_error!(#message);),
+                ),
+                None,
+            ),
+        );
+    }
+    let label = args.kind.yields().then_some(&rewrite.label);
+    let body = typed_body(&sig.output, &block.stmts, label);
+    let body = wrap_body(
+        args,
+        &sig.ident,
+        &rewrite.yielder,
+        &moves,
+        &body,
+        async_span,
+    );
+    *block = Block {
+        brace_token: block.brace_token,
+        stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(body), None)],
+    };
+    sig.output = return_type(args, &sig.output, &captured, async_span);
+}
+
+/// The body inside the value the attribute returns.
+//
+// Output, by kind (`new` becomes `local` with `?Send`):
+//     coroutine: ::anysync::__private::Coroutine::new(async move { moves; body })
+//     iterator:  ::anysync::Iter::new(move |y: Yielder<Item>| async move { moves; body })
+//     generator: ::anysync::Generator::new(move |y: Yielder<Item, Send>| async move { .. })
+//     context:   ::anysync::Context::new("name", move |y: Yielder<Item, Handback<Item>>|
+//                    async move { .. })
+//
+// The closure is called at once by the constructor, so, as with `async fn`, the arguments
+// are moved into the future when the function is called and nothing of the body runs yet.
+fn wrap_body(
+    args: &Args,
+    name: &Ident,
+    yielder: &Ident,
+    moves: &[TokenStream],
+    body: &TokenStream,
+    span: Span,
+) -> TokenStream {
+    let krate = &args.krate;
+    let constructor = if args.local {
+        quote_spanned!(span=> local)
+    } else {
+        quote_spanned!(span=> new)
+    };
+    let future = quote_spanned! {span=>
+        async move {
+            #(#moves)*
+            #body
+        }
+    };
+    let item = &args.item;
+    let send = args.send.clone().unwrap_or_else(|| syn::parse_quote!(()));
+    let private = quote_spanned!(span=> #krate::__private);
+    match args.kind {
+        Kind::Coroutine => quote_spanned!(span=> #private::Coroutine::#constructor(#future)),
+        Kind::Iterator => quote_spanned! {span=>
+            #krate::Iter::#constructor(move |#yielder: #private::Yielder<#item>| #future)
+        },
+        Kind::Generator => quote_spanned! {span=>
+            #krate::Generator::#constructor(
+                move |#yielder: #private::Yielder<#item, #send>| #future
+            )
+        },
+        Kind::Context => {
+            let name = name.to_string();
+            quote_spanned! {span=>
+                #krate::Context::#constructor(
+                    #name,
+                    move |#yielder: #private::Yielder<#item, #private::Handback<#item>>| #future
+                )
+            }
+        }
+    }
+}
+
+/// The body, with its type fixed to the declared output (async-trait's device), so that
+/// `return &self.name;` and the tail `&self.name` coerce to `&str` as in an `async fn`: an
+/// `async` block infers its output from its first return instead.
+//
+// Input:  -> T { body }
+// Output: if let ::core::option::Option::Some(__anysync_ret) = ::core::option::Option::None::<T> {
+//             return __anysync_ret;
+//         }
+//         let __anysync_ret: T = { body };
+//         __anysync_ret
+//
+// `impl Trait` in `T` becomes `_` (it cannot be written in a `let`).
+fn typed_body(output: &ReturnType, stmts: &[syn::Stmt], label: Option<&Lifetime>) -> TokenStream {
+    // Bodies that yield are a labelled block: see `yields` for the label's purpose.
+    let label = label.map(|label| quote!(#label:));
+    let ty = match output {
+        ReturnType::Default => return quote!(let () = #label { #(#stmts)* };),
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            ImplTraitToInfer.visit_type_mut(&mut ty);
+            ty
+        }
+    };
+    let ret = Ident::new("__anysync_ret", Span::mixed_site());
+    quote! {
+        if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#ty> {
+            return #ret;
+        }
+        let #ret: #ty = #label { #(#stmts)* };
+        #[allow(unreachable_code)]
+        #ret
+    }
+}
+
+struct ImplTraitToInfer;
+
+impl VisitMut for ImplTraitToInfer {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(impl_trait) = ty {
+            let underscore = Token![_](impl_trait.impl_token.span);
+            *ty = Type::Infer(syn::TypeInfer {
+                attrs: Vec::new(),
+                underscore_token: underscore,
+            });
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// The function's declared lifetimes, then those its arguments mention, then the impl's.
+fn captured_lifetimes(
+    sig: &Signature,
+    mentioned: &[Lifetime],
+    impl_lifetimes: &[Lifetime],
+) -> Vec<Lifetime> {
+    let mut captured: Vec<Lifetime> = Vec::new();
+    let declared = sig.generics.lifetimes().map(|param| &param.lifetime);
+    for lifetime in declared.chain(mentioned).chain(impl_lifetimes) {
+        if lifetime.ident != "static" && !captured.iter().any(|seen| seen.ident == lifetime.ident) {
+            captured.push(lifetime.clone());
+        }
+    }
+    captured
+}
+
+/// `-> T` becomes `-> ::anysync::Coroutine<impl Future<Output = T> + Send + Captures<'a>..>`,
+/// or `Iter<impl Future<..>, Item>`, `Generator<impl Future<..>, Item, Send>`,
+/// `Context<impl Future<..>, Item>` (each with `, ::anysync::Local` for `?Send`).
+///
+/// All of it but `T` and the lifetimes is spanned at the user's `async`, so errors about the
+/// returned future ("future cannot be sent between threads safely") point there rather than
+/// at the attribute.
+fn return_type(
+    args: &Args,
+    output: &ReturnType,
+    captured: &[Lifetime],
+    async_span: Span,
+) -> ReturnType {
+    let krate = respan(args.krate.clone(), async_span);
+    let (arrow, output) = match output {
+        ReturnType::Default => (Token![->](async_span), quote_spanned!(async_span=> ())),
+        ReturnType::Type(arrow, ty) => (*arrow, ty.into_token_stream()),
+    };
+    let send = (!args.local).then(|| quote_spanned!(async_span=> + #krate::__private::Send));
+    let capture_bounds = captured
+        .iter()
+        .map(|lifetime| quote_spanned!(async_span=> + #krate::__private::Captures<#lifetime>));
+    let mode = args
+        .local
+        .then(|| quote_spanned!(async_span=> , #krate::Local));
+    let future = quote_spanned! {async_span=>
+        impl #krate::__private::Future<Output = #output> #send #(#capture_bounds)*
+    };
+    let item = &args.item;
+    let sent = args.send.clone().unwrap_or_else(|| syn::parse_quote!(()));
+    // Kept as tokens rather than reparsed: no input can make the macro panic here.
+    let ty = match args.kind {
+        Kind::Coroutine => quote_spanned!(async_span=> #krate::Coroutine<#future #mode>),
+        Kind::Iterator => quote_spanned!(async_span=> #krate::Iter<#future, #item #mode>),
+        Kind::Generator => {
+            quote_spanned!(async_span=> #krate::Generator<#future, #item, #sent #mode>)
+        }
+        Kind::Context => quote_spanned!(async_span=> #krate::Context<#future, #item #mode>),
+    };
+    ReturnType::Type(arrow, Box::new(Type::Verbatim(ty)))
+}
+
+/// Gives each argument a plain name in the signature and returns the statements that move
+/// the arguments into the future, in order (so they drop in reverse order, as in `async fn`).
+//
+// Input:  (&self, key: &str, mut n: u32, (a, b): (u8, u8), _: Guard, #[cfg(x)] c: u8)
+// Output: (&self, key: &str, n: u32, __arg2: (u8, u8), __arg3: Guard, #[cfg(x)] c: u8)
+//         let _ = &self; let key = key; let mut n = n;
+//         let __arg2 = __arg2; let (a, b) = __arg2; let __arg3 = __arg3; #[cfg(x)] let c = c;
+//
+// `__argN` is `Span::mixed_site()`: the body cannot name it or clash with it. Attributes of
+// a parameter (`#[cfg]`, lints) are copied onto its statements so a cfg'd-out parameter
+// has no statement either.
+fn move_arguments(sig: &mut Signature) -> Vec<TokenStream> {
+    let mut moves = Vec::new();
+    for (i, input) in sig.inputs.iter_mut().enumerate() {
+        let arg = match input {
+            FnArg::Receiver(receiver) => {
+                moves.push(receiver::capture(receiver));
+                continue;
+            }
+            FnArg::Typed(arg) => arg,
+        };
+        let attrs = &arg.attrs;
+        match &mut *arg.pat {
+            Pat::Ident(PatIdent {
+                by_ref: None,
+                mutability,
+                ident,
+                subpat: None,
+                ..
+            }) => {
+                let mutability = mutability.take();
+                moves.push(quote!(#(#attrs)* let #mutability #ident = #ident;));
+            }
+            pat => {
+                let name = format_ident!("__arg{}", i, span = Span::mixed_site());
+                moves.push(quote!(#(#attrs)* let #name = #name;));
+                if !matches!(pat, Pat::Wild(_)) {
+                    moves.push(quote!(#(#attrs)* let #pat = #name;));
+                }
+                *pat = Pat::Ident(PatIdent {
+                    attrs: Vec::new(),
+                    by_ref: None,
+                    mutability: None,
+                    ident: name,
+                    subpat: None,
+                });
+            }
+        }
+    }
+    moves
+}
+
+/// `tokens` with every span set to `span`, for glue whose errors should point at user code.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(group) = &tt {
+                let mut new =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                new.set_span(span);
+                tt = proc_macro2::TokenTree::Group(new);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}

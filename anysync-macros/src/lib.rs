@@ -1,0 +1,360 @@
+//! Procedural macros for anysync. Depend on `anysync`, which re-exports them.
+
+mod args;
+mod error;
+mod expand;
+mod lifetime;
+mod parse;
+mod receiver;
+mod yields;
+
+use args::Kind;
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into a function returning an [`anysync::Coroutine`]: `.await` it in
+/// async code, `.run()` it in blocking code.
+///
+/// [`anysync::Coroutine`]: https://docs.rs/anysync/latest/anysync/struct.Coroutine.html
+///
+/// # Example
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::time::Duration;
+///
+/// struct Store {
+///     rows: BTreeMap<String, u32>,
+/// }
+///
+/// impl Store {
+///     #[anysync::coroutine]
+///     pub async fn get(&self, key: &str) -> Option<u32> {
+///         tokio::time::sleep(Duration::from_millis(1)).await;
+///         self.rows.get(key).copied()
+///     }
+/// }
+///
+/// let store = Store { rows: BTreeMap::from([("a".to_owned(), 1)]) };
+///
+/// // Blocking code, from any thread or runtime:
+/// assert_eq!(store.get("a").run(), Some(1));
+///
+/// // Async code:
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// assert_eq!(store.get("b").await, None);
+/// # });
+/// ```
+///
+/// # How it works
+///
+/// The function keeps its name, visibility, attributes, generics and arguments; it stops
+/// being `async` and returns the same future, wrapped. The example's `get` becomes:
+///
+/// ```
+/// # use std::collections::BTreeMap;
+/// # use std::time::Duration;
+/// # struct Store { rows: BTreeMap<String, u32> }
+/// # impl Store {
+/// pub fn get<'__anysync0, '__anysync1>(
+///     &'__anysync0 self,
+///     key: &'__anysync1 str,
+/// ) -> anysync::Coroutine<
+///     impl Future<Output = Option<u32>> + Send + Captures<'__anysync0> + Captures<'__anysync1>,
+/// > {
+///     anysync::Coroutine::new(async move {
+///         let _ = &self; // every argument moves into the future, as with `async fn`
+///         let key = key;
+///         let ret: Option<u32> = {
+///             tokio::time::sleep(Duration::from_millis(1)).await;
+///             self.rows.get(key).copied()
+///         };
+///         ret
+///     })
+/// }
+/// # }
+/// # trait Captures<'a> {}
+/// # impl<T: ?Sized> Captures<'_> for T {}
+/// ```
+///
+/// (The real expansion spells every path out, `::anysync::__private::Future`,
+/// `::anysync::__private::Captures` and so on, so that no name in the user's scope can
+/// change its meaning.)
+///
+/// - Calling it evaluates the arguments and moves them into the future; nothing of the body
+///   runs until the coroutine is `.run()` or `.await`ed, and the arguments are dropped when
+///   the future completes or is dropped, exactly as for an `async fn`.
+/// - `+ Send` is part of the signature on purpose: rustc checks it where the function is
+///   defined, with its "value is used across an await" explanation, and a coroutine can call
+///   itself (`Box::pin(f(n - 1)).await` or `f(n - 1).run()`).
+/// - Elided lifetimes of the arguments are named (`'__anysync0`, ...) and each lifetime the
+///   future borrows is listed in a `Captures<'a>` bound (a trait every type implements), so
+///   the future captures its borrowed arguments in edition 2021 as well as in 2024.
+/// - Arguments written as patterns (`(a, b): (u32, u32)`) are bound to hidden names in the
+///   signature and destructured inside the future; `#[cfg]` on a parameter applies to both.
+///
+/// # Arguments
+///
+/// - `#[anysync::coroutine(?Send)]`: for futures that are not `Send` (they hold an `Rc`
+///   across an `.await`, say). Returns `Coroutine<impl Future<Output = T>, anysync::Local>`
+///   built with `Coroutine::local`; see `anysync::Local` for where it can `.run()`.
+/// - `#[anysync::coroutine(crate = "my_crate::anysync")]`: for crates that re-export
+///   anysync; generated code then names that path instead of `::anysync`.
+///
+/// ```
+/// mod reexport {
+///     pub use ::anysync as renamed;
+/// }
+///
+/// #[anysync::coroutine(?Send, crate = "crate::reexport::renamed")]
+/// async fn shared(value: std::rc::Rc<u32>) -> u32 {
+///     *value + 1
+/// }
+///
+/// fn main() {
+///     assert_eq!(shared(std::rc::Rc::new(1)).run(), 2);
+/// }
+/// ```
+///
+/// # Supported items
+///
+/// - `async fn`: free functions, inherent methods with `&self`, `&mut self`, `self`,
+///   `mut self`, `self: Box<Self>` or `self: Pin<&mut Self>`; generics, `impl Trait`
+///   arguments, where-clauses, `const` generics, elided and explicit lifetimes, patterns in
+///   arguments, `#[cfg]`/`#[cfg_attr]` on parameters, doc comments and other attributes,
+///   any visibility, `unsafe fn`.
+/// - An inherent `impl` block: every `async fn` in it is converted, other items are left as
+///   they are. A method with its own `#[anysync::coroutine(...)]` uses its own arguments.
+///
+/// Not supported, each with a compile error saying what to do instead: a non-async `fn`, a
+/// trait declaration, and a trait impl (its methods must keep the trait's signatures:
+/// declare the trait method as `fn name(&self) -> anysync::Coroutine<impl Future<Output =
+/// T> + Send>` and return `anysync::Coroutine::new(async move { .. })` from the impl).
+///
+/// ```compile_fail
+/// #[anysync::coroutine] // error: #[anysync::coroutine] requires an `async fn`
+/// fn answer() -> u32 {
+///     42
+/// }
+/// ```
+///
+/// In edition 2021, a lifetime hidden in a path (`fn f(r: Ref) -> ..` where `Ref<'a>`) is
+/// invisible to the macro and therefore not captured: write it as `Ref<'_>`.
+#[proc_macro_attribute]
+pub fn coroutine(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_attribute(Kind::Coroutine, args, item)
+}
+
+/// The three steps every attribute shares: parse, expand, or emit the item with the error.
+fn expand_attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    parse::parse(kind, args.into(), item.clone())
+        .map_or_else(|err| error::with_item(item, &err), expand::expand)
+        .into()
+}
+
+/// Turns an `async fn` whose body hands out values with `yield_!` into an
+/// [`anysync::Iter`]: a `Stream` in async code, iterable with `for` in blocking code.
+///
+/// [`anysync::Iter`]: https://docs.rs/anysync/latest/anysync/struct.Iter.html
+///
+/// `item = T` declares what `yield_!(value)` hands out. The function's own return type is
+/// what the body returns: `()`, or `Result<(), E>`, which makes the items `Result<T, E>` and
+/// turns an `Err` the body returns (with `?`, say) into the last item.
+///
+/// # Example
+///
+/// ```
+/// use anysync::yield_;
+/// use std::num::ParseIntError;
+///
+/// #[anysync::iterator(item = u32)]
+/// async fn parse_all(lines: &str) -> Result<(), ParseIntError> {
+///     for line in lines.lines() {
+///         tokio::task::yield_now().await; // stands in for reading the next line
+///         yield_!(line.trim().parse()?);
+///     }
+///     Ok(())
+/// }
+///
+/// // Blocking code:
+/// let numbers: Result<Vec<u32>, _> = parse_all("1\n2\n3").into_iter().collect();
+/// assert_eq!(numbers.unwrap(), [1, 2, 3]);
+///
+/// // Async code: `.next()` is inherent, so importing `StreamExt` does not make it ambiguous.
+/// # anysync::run(async {
+/// let mut it = parse_all("4\nx\n5");
+/// assert_eq!(it.next().await, Some(Ok(4)));
+/// assert!(matches!(it.next().await, Some(Err(_)))); // the error ends the iteration
+/// assert_eq!(it.next().await, None);
+/// # });
+/// ```
+///
+/// # How it works
+///
+/// The example's function becomes, in plain Rust:
+///
+/// ```
+/// # use std::num::ParseIntError;
+/// fn parse_all(
+///     lines: &str,
+/// ) -> anysync::Iter<impl Future<Output = Result<(), ParseIntError>> + Send + '_, u32> {
+///     anysync::Iter::new(move |yielder: anysync::__private::Yielder<u32>| async move {
+///         for line in lines.lines() {
+///             tokio::task::yield_now().await;
+///             yielder.yield_(line.trim().parse()?).await;
+///         }
+///         Ok(())
+///     })
+/// }
+/// # assert_eq!(parse_all("7").into_iter().next(), Some(Ok(7)));
+/// ```
+///
+/// `yield_` leaves the value in a slot typed by the item, shared by the iterator and the body;
+/// the iterator polls the body, finds the value and hands it to the consumer. The body only
+/// runs when the consumer asks for the next item, so no item is produced and lost.
+///
+/// # Rules for `yield_!`
+///
+/// `yield_!(value)` may appear anywhere in the body itself: in loops, `match` arms, `if`s.
+/// It may not appear inside a closure, an `async` block or a nested `fn` in the body (it
+/// would yield from that inner scope; async-stream's issues #106/#107 were this bug), nor
+/// inside another macro's arguments, nor outside these attributes: each is a compile error
+/// that says so.
+///
+/// ```compile_fail
+/// use anysync::yield_;
+///
+/// #[anysync::iterator(item = u32)]
+/// async fn numbers() {
+///     let produce = || yield_!(1); // error: `yield_!` cannot be used inside a closure
+///     produce();
+/// }
+/// ```
+///
+/// # Arguments
+///
+/// `item = T` (required), `?Send` (the body need not be `Send`: the iterator is then
+/// `Iter<.., Local>`, which never moves to another thread), `crate = "path"` (for crates that
+/// re-export anysync). Methods, generics, lifetimes and borrowed arguments work as with
+/// [`macro@coroutine`].
+#[proc_macro_attribute]
+pub fn iterator(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_attribute(Kind::Iterator, args, item)
+}
+
+/// Turns an `async fn` into an [`anysync::Generator`]: it hands values out with
+/// `yield_!(value)`, and `yield_!` evaluates to what the consumer sends back in.
+///
+/// [`anysync::Generator`]: https://docs.rs/anysync/latest/anysync/struct.Generator.html
+///
+/// `item = T` declares what `yield_!` hands out and `send = S` (default `()`) what it receives:
+/// `yield_!(value)` evaluates to `Option<S>`, `None` when the generator was resumed without a
+/// value (`resume()`, or iteration) and `Some(x)` after `send(x)`. The function's return type
+/// is the body's return value, readable after exhaustion with `return_value()` (Python's
+/// `StopIteration.value`).
+///
+/// # Example
+///
+/// ```
+/// use anysync::yield_;
+///
+/// #[anysync::generator(item = u64, send = u64)]
+/// async fn running_total() {
+///     let mut total = 0;
+///     loop {
+///         if let Some(x) = yield_!(total) {
+///             total += x;
+///         }
+///     }
+/// }
+///
+/// let mut g = running_total();
+/// assert_eq!(g.resume().run(), Some(0)); // Python: next(g)
+/// assert_eq!(g.send(5).run(), Some(5));  // Python: g.send(5)
+/// # anysync::run(async move {
+/// assert_eq!(g.send(2).await, Some(7));  // Python: await g.asend(2)
+/// # });
+/// ```
+///
+/// # How it works
+///
+/// As for [`macro@iterator`], with `Generator::new` and a yielder that also carries the sent
+/// value back:
+///
+/// ```
+/// fn running_total() -> anysync::Generator<impl Future<Output = ()> + Send, u64, u64> {
+///     anysync::Generator::new(move |yielder: anysync::__private::Yielder<u64, u64>| async move {
+///         let mut total = 0;
+///         loop {
+///             if let Some(x) = yielder.yield_(total).await {
+///                 total += x;
+///             }
+///         }
+///     })
+/// }
+/// # let mut g = running_total();
+/// # assert_eq!(g.resume().run(), Some(0));
+/// ```
+///
+/// The rules for `yield_!` and the arguments (`?Send`, `crate`) are those of
+/// [`macro@iterator`], plus `send = S`.
+#[proc_macro_attribute]
+pub fn generator(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_attribute(Kind::Generator, args, item)
+}
+
+/// Turns an `async fn` that reaches `yield_!(value)` exactly once into an async context
+/// manager, an [`anysync::Context`]: the code before `yield_!` is the setup, the code after
+/// it the teardown, and the caller's block runs in between.
+///
+/// [`anysync::Context`]: https://docs.rs/anysync/latest/anysync/struct.Context.html
+///
+/// `yield_!(value)` lends `value` to the caller's block and evaluates to it again when the
+/// block ends, so the teardown can use it; `anysync::exit_status!()` then tells whether the
+/// block ended normally or by panic. A body returning `()` gives an infallible `enter()`; a
+/// body returning `Result<(), E>` makes a setup error (returned before `yield_!`) the result
+/// of `enter()`, and a teardown error the result of `exit()`.
+///
+/// # Example
+///
+/// ```
+/// use anysync::{AsyncContext, Exit, exit_status, yield_};
+/// use std::sync::Mutex;
+///
+/// static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+///
+/// #[anysync::context(item = String)]
+/// async fn transaction(name: &str) {
+///     LOG.lock().unwrap().push(format!("begin {name}"));
+///     let work = yield_!(String::new());
+///     let verb = if exit_status!() == Exit::Normal { "commit" } else { "rollback" };
+///     LOG.lock().unwrap().push(format!("{verb} {work}"));
+/// }
+///
+/// // Blocking code: a guard whose drop runs the teardown.
+/// {
+///     let mut tx = transaction("t1").enter().run();
+///     tx.push_str("insert");
+/// }
+/// // Async code: `exit().await` runs the teardown.
+/// # anysync::run(async {
+/// let mut tx = transaction("t2").enter().await;
+/// tx.push_str("update");
+/// tx.exit().await;
+/// # });
+/// assert_eq!(*LOG.lock().unwrap(), ["begin t1", "commit insert", "begin t2", "commit update"]);
+/// ```
+///
+/// # How it works
+///
+/// As for [`macro@iterator`], with `Context::new` (which implements `anysync::AsyncContext`,
+/// the trait a hand-written context manager implements too) and a yielder that hands the
+/// value back with the block's exit status. Reaching `yield_!` twice, or returning without
+/// reaching it, is a panic naming the function.
+///
+/// The rules for `yield_!` and the arguments (`item`, `?Send`, `crate`) are those of
+/// [`macro@iterator`].
+#[proc_macro_attribute]
+pub fn context(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_attribute(Kind::Context, args, item)
+}

@@ -1,0 +1,156 @@
+//! The input model, an attribute's arguments plus the item it is on, and its validation.
+
+use crate::args::{self, Args, Kind};
+use crate::error::{Errors, bail, format_err};
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{Attribute, ImplItem, Item, ItemFn, ItemImpl, Signature};
+
+/// What an attribute was applied to, validated.
+pub(crate) struct Model {
+    pub(crate) args: Args,
+    /// Errors in the arguments. The item is still expanded (with the valid arguments), so
+    /// its callers see a coroutine and report nothing more.
+    pub(crate) arg_errors: Errors,
+    pub(crate) item: Input,
+}
+
+pub(crate) enum Input {
+    /// `async fn`
+    Fn(ItemFn),
+    /// `impl Type { ... }`: its `async fn`s are converted, other items left alone.
+    Impl(ItemImpl),
+}
+
+/// Parses and validates. An `Err` means the item cannot be expanded; the caller emits it
+/// unchanged next to the error.
+pub(crate) fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result<Model> {
+    let (args, arg_errors) = args::parse_args(kind, args);
+    let attr = kind.attr();
+    let item = match syn::parse2::<Item>(item)? {
+        Item::Fn(item) => {
+            validate_sig(kind, &item.sig)?;
+            Input::Fn(item)
+        }
+        Item::Impl(item) if kind == Kind::Coroutine => {
+            validate_impl(&item)?;
+            Input::Impl(item)
+        }
+        Item::Impl(item) => bail!(
+            item.impl_token,
+            "{attr} goes on each `async fn`, not on an `impl` block: each one declares its own \
+             `item` type"
+        ),
+        Item::Trait(item) if kind == Kind::Coroutine => bail!(
+            item.trait_token,
+            "{attr} cannot be applied to a trait; declare its methods as \
+             `fn name(&self) -> anysync::Coroutine<impl Future<Output = T> + Send>` and \
+             return `anysync::Coroutine::new(async move {{ ... }})` from each impl"
+        ),
+        other if kind == Kind::Coroutine => bail!(
+            item_keyword(&other),
+            "{attr} can only be applied to an `async fn` or an `impl` block"
+        ),
+        other => bail!(
+            item_keyword(&other),
+            "{attr} can only be applied to an `async fn`"
+        ),
+    };
+    Ok(Model {
+        args,
+        arg_errors,
+        item,
+    })
+}
+
+fn validate_sig(kind: Kind, sig: &Signature) -> syn::Result<()> {
+    let attr = kind.attr();
+    if sig.asyncness.is_none() {
+        bail!(
+            sig.fn_token,
+            "{attr} requires an `async fn`; write `async fn {}`",
+            sig.ident
+        );
+    }
+    if let Some(constness) = &sig.constness {
+        bail!(constness, "{attr} cannot be applied to a `const fn`");
+    }
+    if let Some(variadic) = &sig.variadic {
+        bail!(variadic, "{attr} does not support variadic functions");
+    }
+    Ok(())
+}
+
+fn validate_impl(item: &ItemImpl) -> syn::Result<()> {
+    if let Some((path, for_token)) = &item.trait_ {
+        // Converting would change the trait's method signatures, and rustc would only say
+        // that the impl's `impl Future` "does not match the trait method signature".
+        bail!(
+            quote::quote!(#path #for_token),
+            "#[anysync::coroutine] cannot change the signatures of a trait's methods; declare \
+             the trait method as `fn name(&self) -> anysync::Coroutine<impl Future<Output = T> \
+             + Send>` and return `anysync::Coroutine::new(async move {{ ... }})` from this impl"
+        );
+    }
+    let mut errors = Errors::default();
+    let mut converted = 0;
+    for method in methods(item) {
+        if let Err(err) = validate_sig(Kind::Coroutine, &method.sig) {
+            // Non-async methods are left alone on purpose; only report real problems.
+            if method.sig.asyncness.is_some() {
+                errors.push(err);
+            }
+        } else {
+            converted += 1;
+        }
+    }
+    errors.into_result()?;
+    if converted == 0 {
+        return Err(format_err!(
+            item.impl_token,
+            "#[anysync::coroutine] found no `async fn` to convert in this impl block"
+        ));
+    }
+    Ok(())
+}
+
+/// The methods the `impl`-level attribute converts (or leaves): those without their own
+/// `#[anysync::coroutine(...)]`, which expands them itself with its own arguments.
+pub(crate) fn methods(item: &ItemImpl) -> impl Iterator<Item = &syn::ImplItemFn> {
+    item.items.iter().filter_map(|item| match item {
+        ImplItem::Fn(method) if !has_own_attribute(&method.attrs) => Some(method),
+        _ => None,
+    })
+}
+
+pub(crate) fn has_own_attribute(attrs: &[Attribute]) -> bool {
+    const OURS: [Kind; 4] = [
+        Kind::Coroutine,
+        Kind::Iterator,
+        Kind::Generator,
+        Kind::Context,
+    ];
+    attrs.iter().any(|attr| {
+        let path = attr.path();
+        path.segments
+            .last()
+            .is_some_and(|segment| OURS.iter().any(|kind| segment.ident == kind.name()))
+            && (path.segments.len() == 1 || path.segments[0].ident == "anysync")
+    })
+}
+
+/// The token to point at when the item is of the wrong kind: its keyword, when it has one.
+fn item_keyword(item: &Item) -> TokenStream {
+    match item {
+        Item::Struct(item) => item.struct_token.into_token_stream(),
+        Item::Enum(item) => item.enum_token.into_token_stream(),
+        Item::Union(item) => item.union_token.into_token_stream(),
+        Item::Const(item) => item.const_token.into_token_stream(),
+        Item::Static(item) => item.static_token.into_token_stream(),
+        Item::Mod(item) => item.mod_token.into_token_stream(),
+        Item::Type(item) => item.type_token.into_token_stream(),
+        Item::Use(item) => item.use_token.into_token_stream(),
+        Item::Macro(item) => item.mac.path.to_token_stream(),
+        other => other.to_token_stream(),
+    }
+}

@@ -1,0 +1,202 @@
+//! The blocking bridge: drives a future to completion from synchronous code, wherever that is.
+
+use crate::context::{self, Context, Depth, Role};
+use crate::{global, handoff};
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Once, OnceLock};
+use tokio::runtime::Handle;
+
+/// Whether the work may be lent to a background thread.
+pub(crate) enum Mobility<M, T> {
+    /// The maker and the output are `Send`: a background thread may create and drive the
+    /// future (`None` if no thread could be started).
+    Send(fn(M) -> Option<T>),
+    /// The future must be created and polled on the calling thread.
+    Local,
+}
+
+impl<M, F> Mobility<M, F::Output>
+where
+    M: FnOnce() -> F + Send,
+    F: Future,
+    F::Output: Send,
+{
+    pub(crate) fn send() -> Self {
+        Mobility::Send(|make| handoff::lend(move || drive_lent(make)).ok())
+    }
+}
+
+/// Runs a `Send` future to completion on the calling thread's behalf; see [`context::detect`].
+#[track_caller]
+pub(crate) fn block_on_send<F>(future: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    block_on_with(move || future, Mobility::send())
+}
+
+/// Runs a future that must stay on this thread to completion, where tokio allows that.
+#[track_caller]
+pub(crate) fn block_on_local<F: Future>(future: F) -> F::Output {
+    block_on_with(move || future, Mobility::Local)
+}
+
+/// Creates a future with `make` and runs it to completion on the calling thread's behalf,
+/// wherever that is (see [`context::detect`]). The future is created, polled and dropped on
+/// one thread: where a background thread must drive it, `make` travels there, not the
+/// future, so only `make` and the output need to be `Send`.
+#[track_caller]
+pub(crate) fn block_on_with<M, F>(make: M, mobility: Mobility<M, F::Output>) -> F::Output
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
+    let caller = Location::caller();
+    let context = context::detect();
+    let outer = context::depth() == 0;
+    let _depth = Depth::enter();
+    match context {
+        Context::Origin(handle) => handle.block_on(make()),
+        Context::Plain => global::handle().block_on(make()),
+        Context::InPlace(handle) => {
+            let mut make = Some(make);
+            match in_place(&handle, &mut make) {
+                Ok(output) => output,
+                Err(Refused) => lend(make, mobility, caller, "a `LocalSet`"),
+            }
+        }
+        Context::CurrentThread => {
+            if outer && context::role() == Role::User {
+                warn_blocking(caller);
+            }
+            let mut make = Some(make);
+            if let Mobility::Local = mobility {
+                // Tokio allows in-place blocking on a current_thread runtime only outside its
+                // scheduler (an `enter()` guard, `spawn_blocking`); the global handle drives it.
+                if let Ok(output) = in_place(global::handle(), &mut make) {
+                    return output;
+                }
+            }
+            lend(make, mobility, caller, "a current_thread runtime")
+        }
+    }
+}
+
+/// Whether the calling thread may wait on a std primitive for work done on the global
+/// runtime. Not on a multi_thread runtime's worker (it may be the global runtime's own, whose
+/// work would then never run) nor inside another `.run()`: there, wait with [`block_on_send`],
+/// which hands the worker over first.
+pub(crate) fn may_park_here() -> bool {
+    !matches!(context::detect(), Context::InPlace(_))
+}
+
+/// What a background thread runs for lent work: counted as a `.run()` on that thread too.
+fn drive_lent<F: Future>(make: impl FnOnce() -> F) -> F::Output {
+    let _depth = Depth::enter();
+    global::handle().block_on(make())
+}
+
+fn lend<M, T>(make: Option<M>, mobility: Mobility<M, T>, caller: &Location<'_>, place: &str) -> T {
+    let make = make.unwrap_or_else(|| unreachable!("anysync: work lent after it ran"));
+    match mobility {
+        Mobility::Send(lend) => match lend(make) {
+            Some(output) => output,
+            None => panic!(
+                "anysync: `.run()` at {caller} needs a background thread, and none could be \
+                 started (the OS refused to spawn a thread)"
+            ),
+        },
+        Mobility::Local => panic!(
+            "anysync: `.run()` at {caller} cannot block inside {place}: the future is not \
+             `Send`, so it cannot move to a background thread, and tokio forbids blocking this \
+             thread. `.await` it instead, or make the future `Send` (drop `?Send` from the \
+             attribute)"
+        ),
+    }
+}
+
+/// Tokio refused to block this thread in place.
+struct Refused;
+
+thread_local! {
+    /// Set while `block_in_place` decides whether to run our closure, so that its refusal
+    /// (a panic we catch) is not printed by the panic hook.
+    static PROBING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Creates the future with `make` and polls it on this thread with `handle`, inside
+/// `block_in_place`.
+///
+/// `block_in_place` panics, before doing anything, exactly where blocking is forbidden: on a
+/// current_thread runtime's scheduler thread and inside a `LocalSet`. tokio has no way to ask
+/// beforehand, so its refusal is caught and reported as `Refused`, with `make` left in place
+/// for another path; a panic from the future itself propagates unchanged.
+fn in_place<M, F>(handle: &Handle, make: &mut Option<M>) -> Result<F::Output, Refused>
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
+    if cfg!(panic = "abort") {
+        // The refusal cannot be caught: never ask.
+        return Err(Refused);
+    }
+    install_quiet_hook();
+    PROBING.set(true);
+    let attempt = panic::catch_unwind(AssertUnwindSafe(|| {
+        tokio::task::block_in_place(|| {
+            PROBING.set(false);
+            let make = make
+                .take()
+                .unwrap_or_else(|| unreachable!("anysync: work ran twice"));
+            handle.block_on(make())
+        })
+    }));
+    PROBING.set(false);
+    match attempt {
+        Ok(output) => Ok(output),
+        Err(_) if make.is_some() => Err(Refused),
+        Err(payload) => panic::resume_unwind(payload),
+    }
+}
+
+/// Wraps the process's panic hook once, so that tokio's refusal in [`in_place`] stays silent.
+/// Every other panic reaches the previous hook unchanged.
+fn install_quiet_hook() {
+    static INSTALL: Once = Once::new();
+    // std panics if a panicking thread touches the hook, which would also poison `INSTALL`:
+    // a guard's teardown in a `Drop` can block here while unwinding. Skip; a later call
+    // installs it. (Regression test: test_context_trait.rs,
+    // `unwinding_teardown_as_the_first_in_place_block_does_not_break_later_runs`.)
+    if std::thread::panicking() {
+        return;
+    }
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !PROBING.get() {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Warns once per process, if `ANYSYNC_WARN_BLOCKING` is set, that `.run()` blocked a thread
+/// of a current_thread runtime: the whole runtime stops until the call returns.
+fn warn_blocking(caller: &Location<'_>) {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let enabled = *ENABLED.get_or_init(|| {
+        std::env::var_os("ANYSYNC_WARN_BLOCKING").is_some_and(|v| !v.is_empty() && v != "0")
+    });
+    if enabled && !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "anysync: warning: `.run()` at {caller} blocked a current_thread tokio runtime \
+             until it returned; in async code, `.await` the future instead \
+             (shown once; unset ANYSYNC_WARN_BLOCKING to silence)"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Where a blocking call is made, told from tokio's public state and our own thread-local facts.
+
+use std::cell::{Cell, RefCell};
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+/// Which kind of thread this is, as far as anysync knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A thread anysync did not start.
+    User,
+    /// A thread of the global runtime (its worker, or its blocking pool).
+    Runtime,
+    /// One of anysync's background threads (see `background`).
+    Pool,
+}
+
+thread_local! {
+    /// The runtime that handed this thread a blocking closure (`anysync::unblock`), if any.
+    static ORIGIN: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static ROLE: Cell<Role> = const { Cell::new(Role::User) };
+    /// How many `.run()` calls are in progress on this thread (nesting depth).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+pub(crate) fn mark_runtime_thread() {
+    ROLE.set(Role::Runtime);
+}
+
+pub(crate) fn mark_pool_thread() {
+    ROLE.set(Role::Pool);
+}
+
+pub(crate) fn role() -> Role {
+    ROLE.get()
+}
+
+/// The number of `.run()` calls in progress on this thread.
+pub(crate) fn depth() -> u32 {
+    DEPTH.get()
+}
+
+/// Runs `f` on this thread as a closure handed over by the runtime `origin`: a `.run()`
+/// inside `f` executes its future on `origin` (asyncer's `syncify`), so resources bound to
+/// that runtime keep working.
+pub(crate) fn with_origin<R>(origin: Handle, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Handle>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ORIGIN.set(self.0.take());
+        }
+    }
+    let _restore = Restore(ORIGIN.replace(Some(origin)));
+    f()
+}
+
+/// Counts one `.run()` in progress on this thread for as long as it lives, also on unwind.
+pub(crate) struct Depth(());
+
+impl Depth {
+    pub(crate) fn enter() -> Self {
+        DEPTH.set(DEPTH.get() + 1);
+        Depth(())
+    }
+}
+
+impl Drop for Depth {
+    fn drop(&mut self) {
+        DEPTH.set(DEPTH.get() - 1);
+    }
+}
+
+/// Where `.run()` was called, and so how it runs.
+#[derive(Debug)]
+pub(crate) enum Context {
+    /// A thread that `unblock` started, outside any `.run()`: poll in place with the handle of
+    /// the runtime that called `unblock` (tokio allows `Handle::block_on` there).
+    Origin(Handle),
+    /// No tokio runtime: poll in place with the global handle.
+    Plain,
+    /// A multi_thread runtime, or nested inside another `.run()` on this thread: poll in place
+    /// through `block_in_place`, which tokio refuses only inside a `LocalSet` here.
+    InPlace(Handle),
+    /// A current_thread runtime: lend the future to a background thread.
+    CurrentThread,
+}
+
+/// Tells where `.run()` was called.
+///
+/// | caller | how it is told | what `.run()` does |
+/// |---|---|---|
+/// | a closure running under `anysync::unblock` (not nested in a `.run()`) | our thread-local origin fact | polls in place with the handle of the runtime that called `unblock` (asyncer's `syncify`) |
+/// | plain thread, no runtime | `Handle::try_current()` fails | polls in place with the global handle: no hop, no allocation |
+/// | multi_thread runtime: task, root future, `spawn_blocking`, `enter()` guard, inside `block_in_place` | flavor is multi_thread | polls in place inside `block_in_place`, so the worker's other tasks move to another thread and the runtime keeps going |
+/// | nested: inside a future that `.run()` is driving (any thread, any depth) | our depth counter: every `.run()` path polls with `Handle::block_on`, which lets `block_in_place` through | polls in place inside `block_in_place` with the current handle (~60 ns; no thread, no runtime) |
+/// | a task of the global runtime (something a `.run()` future spawned) | flavor is multi_thread | as above: `block_in_place` hands the global worker to another thread |
+/// | `LocalSet` on a multi_thread runtime | `block_in_place` refuses (silently caught) | lends the future to a background thread; a `?Send` future panics with advice |
+/// | current_thread runtime: root future, task, `LocalSet`, `enter()` guard, `spawn_blocking` | flavor is current_thread | lends the future to a background thread, which polls it with the global handle; a `?Send` future polls in place where tokio allows it and otherwise panics with advice |
+///
+/// `Handle::try_current()` alone cannot tell whether blocking is allowed (RUNTIME-FACTS.md:
+/// it answers `Ok` both where `Handle::block_on` panics and where it works), and tokio offers
+/// no public "may I block here?" query. So the only question asked here is the runtime's
+/// flavor, and the answer is confirmed by tokio itself: `block_in_place` either runs our
+/// closure or refuses before touching anything. Our own thread-local facts say what tokio cannot: that
+/// this thread runs an `unblock` closure for a given runtime (origin), how deep in `.run()`
+/// calls it is, and whether it is one of ours (`Role`, for diagnostics).
+pub(crate) fn detect() -> Context {
+    let nested = depth() > 0;
+    if !nested && let Some(origin) = ORIGIN.with_borrow(Option::clone) {
+        return Context::Origin(origin);
+    }
+    match Handle::try_current() {
+        Err(_) => Context::Plain,
+        Ok(handle) if nested || handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            Context::InPlace(handle)
+        }
+        // current_thread, and any flavor a later tokio adds: lending is always safe.
+        Ok(_) => Context::CurrentThread,
+    }
+}

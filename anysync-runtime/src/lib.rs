@@ -1,0 +1,49 @@
+//! Runtime support for [`anysync`](https://docs.rs/anysync): the wrapper types, the global
+//! runtime, context detection and the blocking bridge.
+//!
+//! This crate is an implementation detail: depend on `anysync`, which re-exports everything
+//! here that is public API. Its version is pinned exactly by `anysync`.
+
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+
+mod asyncgen;
+mod background;
+mod bridge;
+mod context;
+mod coroutine;
+mod global;
+mod group;
+mod handoff;
+mod manager;
+mod pool;
+mod run;
+mod timeout;
+mod unblock;
+
+pub use asyncgen::core::Exit;
+pub use asyncgen::generator::{Generator, GeneratorIter, Resume};
+pub use asyncgen::iter::{IntoIter, ItemOf, Iter, IterOutput, Next};
+pub use asyncgen::prefetch::{Prefetch, PrefetchIter, PrefetchNext};
+pub use coroutine::{Coroutine, Local, Sendable};
+pub use group::{Joined, Soon, TaskGroup, task_group};
+pub use manager::{
+    AsyncContext, AsyncGuard, Context, ContextOutput, Enter, EnterFuture, EnteredOf, SyncGuard,
+};
+pub use pool::Pool;
+pub use run::{RunExt, run};
+pub use timeout::Elapsed;
+pub use unblock::{Blocking, CancelToken, Unblock, unblock, unblock_cancellable};
+
+/// Items for the code `anysync`'s macros generate. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    /// The name of the global runtime's threads.
+    pub const RUNTIME_THREAD_NAME: &str = crate::global::THREAD_NAME;
+    /// The name of anysync's background threads.
+    pub const POOL_THREAD_NAME: &str = crate::background::THREAD_NAME;
+    /// The name of the threads of an `anysync::Pool`.
+    pub const BLOCKING_POOL_THREAD_NAME: &str = crate::pool::THREAD_NAME;
+    pub use crate::asyncgen::core::{HandOver, Handback, YieldNow, Yielder};
+    pub use crate::manager::Context;
+    pub use crate::unblock::Blocking;
+}

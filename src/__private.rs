@@ -1,0 +1,19 @@
+//! Items that generated code names as `::anysync::__private::...`. Not public API.
+
+pub use ::anysync_runtime::__private::*;
+pub use ::anysync_runtime::{Coroutine, Local};
+pub use ::core::future::Future;
+pub use ::core::marker::Send;
+
+/// Names a lifetime in the bounds of a returned `impl Trait`, so that edition 2021 lets the
+/// hidden type capture it as edition 2024 (and an `async fn`) does. Implemented for every type.
+pub trait Captures<'a> {}
+
+impl<T: ?Sized> Captures<'_> for T {}
+
+/// The value of the `break` that makes a misplaced `yield_!` a compile error (see the macro
+/// crate's `yields` module). Only ever in an `if false` branch: never called.
+#[inline(always)]
+pub fn unreachable<T>() -> T {
+    ::core::unreachable!("anysync: the `yield_!` backstop ran")
+}

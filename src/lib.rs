@@ -1,0 +1,161 @@
+//! Write an API once as `async fn`; call it with `.await` from async code and `.run()` from
+//! blocking code, on any thread and in any context.
+//!
+//! # Example
+//!
+//! ```
+//! #[anysync::coroutine]
+//! async fn double(x: u32) -> u32 {
+//!     tokio::task::yield_now().await;
+//!     x * 2
+//! }
+//!
+//! // Blocking code: a plain thread, a sync trait method, or inside a tokio runtime.
+//! assert_eq!(double(21).run(), 42);
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! rt.block_on(async {
+//!     // Async code awaits the same function...
+//!     assert_eq!(double(1).await, 2);
+//!     // ...and sync code called from here can still block on it, where
+//!     // `Handle::block_on` would panic with "Cannot start a runtime from within a runtime".
+//!     assert_eq!(double(2).run(), 4);
+//! });
+//! ```
+//!
+//! # How it works
+//!
+//! `#[anysync::coroutine]` turns the `async fn` into a plain `fn` returning a [`Coroutine`], a
+//! zero-size wrapper around the future the `async fn` would have returned. The example's
+//! function becomes, in plain Rust:
+//!
+//! ```
+//! fn double(x: u32) -> anysync::Coroutine<impl Future<Output = u32> + Send> {
+//!     anysync::Coroutine::new(async move {
+//!         tokio::task::yield_now().await;
+//!         x * 2
+//!     })
+//! }
+//! # assert_eq!(double(21).run(), 42);
+//! ```
+//!
+//! [`Coroutine`] implements [`Future`] by polling the inner future directly, so `.await` costs
+//! nothing extra. [`Coroutine::run`] looks at where it was called and drives the future there:
+//!
+//! - **no runtime on this thread**: it polls the future on the calling thread with the
+//!   global runtime's `Handle::block_on`. The global runtime is a multi_thread tokio runtime
+//!   with one worker, started on first use, whose worker drives timers and IO.
+//! - **a multi_thread runtime, or nested inside another `.run()`**: it polls in place inside
+//!   `tokio::task::block_in_place`, which hands the worker's other tasks to another thread.
+//! - **a current_thread runtime or a `LocalSet`**, where tokio forbids blocking in place: it
+//!   lends the future to an anysync background thread and blocks until that thread is done.
+//!   The future may borrow from the caller: the caller cannot return, or unwind, before the
+//!   background thread has finished with it.
+//!
+//! The README has the full table, and the caveats (blocking a runtime is still blocking it).
+//!
+//! # When to pick something else
+//!
+//! If your code is async all the way down, you don't need this crate: `.await`. If you only
+//! ever call from `main`, `Runtime::block_on` is enough. anysync is for libraries whose
+//! callers may be either, and for sync code that cannot know where it runs.
+
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+
+#[doc(inline)]
+pub use anysync_runtime::{
+    AsyncContext, AsyncGuard, Blocking, CancelToken, Context, ContextOutput, Coroutine, Elapsed,
+    Enter, EnterFuture, EnteredOf, Exit, Generator, GeneratorIter, IntoIter, ItemOf, Iter,
+    IterOutput, Joined, Local, Next, Pool, Prefetch, PrefetchIter, PrefetchNext, Resume, RunExt,
+    Sendable, Soon, SyncGuard, TaskGroup, Unblock, run, task_group, unblock, unblock_cancellable,
+};
+
+#[doc(inline)]
+pub use anysync_macros::{context, coroutine, generator, iterator};
+
+/// Hands a value out of the body of an [`iterator`], [`generator`] or [`context`] function.
+///
+/// Those attributes rewrite every `yield_!(value)` in their body; see [`iterator`] for the
+/// rules. Anywhere else (outside those bodies, inside a closure, an `async` block or another
+/// macro's arguments) `yield_!` is a compile error:
+///
+/// ```compile_fail
+/// fn not_a_generator() {
+///     anysync::yield_!(1); // error: `yield_!` can only be used directly in the body of ...
+/// }
+/// ```
+///
+/// ```
+/// use anysync::yield_;
+///
+/// #[anysync::iterator(item = &'static str)]
+/// async fn greetings() {
+///     yield_!("hello");
+///     yield_!("world");
+/// }
+///
+/// assert_eq!(greetings().into_iter().collect::<Vec<_>>(), ["hello", "world"]);
+/// ```
+#[macro_export]
+macro_rules! yield_ {
+    // Not public API: the attributes call this to resolve the path the user wrote.
+    (@__anysync_resolve) => {};
+    ($($value:tt)*) => {
+        ::core::compile_error!(
+            "`yield_!` can only be used directly in the body of an `#[anysync::iterator]`, \
+             `#[anysync::generator]` or `#[anysync::context]` function: not outside one, and \
+             not inside a closure, an `async` block, a nested fn or another macro's arguments"
+        )
+    };
+}
+
+/// How the caller's block ended, inside the body of a [`context`] function after its
+/// `yield_!`: [`Exit::Normal`], or [`Exit::Panicked`] if the block is unwinding from a panic.
+///
+/// ```
+/// use anysync::{Exit, exit_status, yield_};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// static ROLLED_BACK: AtomicBool = AtomicBool::new(false);
+///
+/// #[anysync::context(item = ())]
+/// async fn transaction() {
+///     yield_!(());
+///     if exit_status!() == Exit::Panicked {
+///         ROLLED_BACK.store(true, Ordering::SeqCst);
+///     }
+/// }
+///
+/// let result = std::panic::catch_unwind(|| {
+///     let _tx = transaction().enter().run();
+///     panic!("the block failed");
+/// });
+/// assert!(result.is_err());
+/// assert!(ROLLED_BACK.load(Ordering::SeqCst));
+/// ```
+///
+/// Anywhere else it is a compile error:
+///
+/// ```compile_fail
+/// let _ = anysync::exit_status!(); // error: only in the body of an #[anysync::context]
+/// ```
+#[macro_export]
+macro_rules! exit_status {
+    // Not public API: the attributes call this to resolve the path the user wrote.
+    (@__anysync_resolve) => {};
+    ($($tokens:tt)*) => {
+        ::core::compile_error!(
+            "`exit_status!()` can only be used directly in the body of an \
+             `#[anysync::context]` function, after its `yield_!`"
+        )
+    };
+}
+
+/// Items for the code anysync's macros generate. Not public API: may change in any release.
+#[doc(hidden)]
+pub mod __private;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

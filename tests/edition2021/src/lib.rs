@@ -1,0 +1,1 @@
+//! Edition-2021 user crate for anysync macro expansion tests.

@@ -1,0 +1,12 @@
+struct Client;
+
+#[anysync::coroutine]
+impl Client {
+    fn name(&self) -> &'static str {
+        "client"
+    }
+}
+
+fn main() {
+    let _ = Client.name();
+}

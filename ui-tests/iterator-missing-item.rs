@@ -1,0 +1,8 @@
+use anysync::yield_;
+
+#[anysync::iterator]
+async fn numbers() {
+    yield_!(1);
+}
+
+fn main() {}

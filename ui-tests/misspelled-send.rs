@@ -1,0 +1,6 @@
+#[anysync::coroutine(?Sned)]
+async fn local() {}
+
+fn main() {
+    local().run();
+}
