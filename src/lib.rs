@@ -71,7 +71,7 @@ pub use anysync_runtime::{
 };
 
 #[doc(inline)]
-pub use anysync_macros::{context, coroutine, generator, iterator};
+pub use anysync_macros::{blocking, context, coroutine, generator, iterator};
 
 /// Hands a value out of the body of an [`iterator`], [`generator`] or [`context`] function.
 ///

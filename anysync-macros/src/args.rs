@@ -15,6 +15,7 @@ pub(crate) enum Kind {
     Iterator,
     Generator,
     Context,
+    Blocking,
 }
 
 impl Kind {
@@ -25,6 +26,7 @@ impl Kind {
             Kind::Iterator => "#[anysync::iterator]",
             Kind::Generator => "#[anysync::generator]",
             Kind::Context => "#[anysync::context]",
+            Kind::Blocking => "#[anysync::blocking]",
         }
     }
 
@@ -35,17 +37,18 @@ impl Kind {
             Kind::Iterator => "iterator",
             Kind::Generator => "generator",
             Kind::Context => "context",
+            Kind::Blocking => "blocking",
         }
     }
 
     /// Whether the body may use `yield_!`.
     pub(crate) fn yields(self) -> bool {
-        self != Kind::Coroutine
+        matches!(self, Kind::Iterator | Kind::Generator | Kind::Context)
     }
 
     fn accepted(self) -> &'static str {
         match self {
-            Kind::Coroutine => "`?Send` or `crate = \"...\"`",
+            Kind::Coroutine | Kind::Blocking => "`?Send` or `crate = \"...\"`",
             Kind::Iterator | Kind::Context => "`item = Type`, `?Send` or `crate = \"...\"`",
             Kind::Generator => "`item = Type`, `send = Type`, `?Send` or `crate = \"...\"`",
         }

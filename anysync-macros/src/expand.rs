@@ -21,6 +21,10 @@ pub(crate) fn expand(model: Model) -> TokenStream {
         item,
     } = model;
     let mut tokens = match item {
+        Input::Fn(mut item) if args.kind == Kind::Blocking => {
+            crate::blocking::expand(&args, &mut item.sig, &mut item.block);
+            item.into_token_stream()
+        }
         Input::Fn(mut item) => {
             let prefix = lifetime::fresh_prefix(|v| v.visit_item_fn(&item));
             expand_fn(&args, &mut item.sig, &mut item.block, &[], &prefix);
@@ -212,6 +216,7 @@ fn wrap_body(
                 move |#yielder: #private::Yielder<#item, #send>| #future
             )
         },
+        Kind::Blocking => unreachable!("`blocking::expand` handles blocking functions"),
         Kind::Context => {
             let name = name.to_string();
             quote_spanned! {span=>
@@ -236,7 +241,11 @@ fn wrap_body(
 //         __anysync_ret
 //
 // `impl Trait` in `T` becomes `_` (it cannot be written in a `let`).
-fn typed_body(output: &ReturnType, stmts: &[syn::Stmt], label: Option<&Lifetime>) -> TokenStream {
+pub(crate) fn typed_body(
+    output: &ReturnType,
+    stmts: &[syn::Stmt],
+    label: Option<&Lifetime>,
+) -> TokenStream {
     // Bodies that yield are a labelled block: see `yields` for the label's purpose.
     let label = label.map(|label| quote!(#label:));
     let ty = match output {
@@ -327,6 +336,7 @@ fn return_type(
             quote_spanned!(async_span=> #krate::Generator<#future, #item, #sent #mode>)
         }
         Kind::Context => quote_spanned!(async_span=> #krate::Context<#future, #item #mode>),
+        Kind::Blocking => unreachable!("`blocking::expand` handles blocking functions"),
     };
     ReturnType::Type(arrow, Box::new(Type::Verbatim(ty)))
 }
@@ -342,7 +352,7 @@ fn return_type(
 // `__argN` is `Span::mixed_site()`: the body cannot name it or clash with it. Attributes of
 // a parameter (`#[cfg]`, lints) are copied onto its statements so a cfg'd-out parameter
 // has no statement either.
-fn move_arguments(sig: &mut Signature) -> Vec<TokenStream> {
+pub(crate) fn move_arguments(sig: &mut Signature) -> Vec<TokenStream> {
     let mut moves = Vec::new();
     for (i, input) in sig.inputs.iter_mut().enumerate() {
         let arg = match input {
@@ -384,7 +394,7 @@ fn move_arguments(sig: &mut Signature) -> Vec<TokenStream> {
 }
 
 /// `tokens` with every span set to `span`, for glue whose errors should point at user code.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut tt| {

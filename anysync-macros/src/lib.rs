@@ -1,6 +1,7 @@
 //! Procedural macros for anysync. Depend on `anysync`, which re-exports them.
 
 mod args;
+mod blocking;
 mod error;
 mod expand;
 mod lifetime;
@@ -357,4 +358,70 @@ pub fn generator(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn context(args: TokenStream, item: TokenStream) -> TokenStream {
     expand_attribute(Kind::Context, args, item)
+}
+
+/// Makes a blocking `fn` usable both ways: `.await` it in async code (the call is offloaded
+/// to a worker thread with `anysync::unblock`), `.run()` it in blocking code (the call runs
+/// inline, on the calling thread).
+///
+/// The function returns an [`anysync::Blocking`]. Nothing runs until it is awaited or run.
+///
+/// [`anysync::Blocking`]: https://docs.rs/anysync/latest/anysync/struct.Blocking.html
+///
+/// # Example
+///
+/// ```
+/// use std::path::PathBuf;
+///
+/// #[anysync::blocking]
+/// fn line_count(path: PathBuf) -> std::io::Result<usize> {
+///     Ok(std::fs::read_to_string(path)?.lines().count())
+/// }
+///
+/// let path = std::env::temp_dir().join(format!("anysync-doc-{}.txt", std::process::id()));
+/// std::fs::write(&path, "a\nb\nc\n").unwrap();
+///
+/// // Blocking code: inline.
+/// assert_eq!(line_count(path.clone()).run().unwrap(), 3);
+///
+/// // Async code: offloaded, so the runtime keeps running other tasks meanwhile.
+/// # anysync::run(async {
+/// assert_eq!(line_count(path.clone()).await.unwrap(), 3);
+/// # });
+/// # std::fs::remove_file(path).unwrap();
+/// ```
+///
+/// # How it works
+///
+/// ```
+/// # use std::path::PathBuf;
+/// fn line_count(
+///     path: PathBuf,
+/// ) -> anysync::Blocking<impl FnOnce() -> std::io::Result<usize> + Send + 'static> {
+///     anysync::Blocking::new(move || Ok(std::fs::read_to_string(path)?.lines().count()))
+/// }
+/// # let _ = line_count(PathBuf::from("/nonexistent")).run();
+/// ```
+///
+/// # Borrowed arguments
+///
+/// An offloaded call runs on a worker thread, which a dropped awaiter cannot stop, so it may
+/// outlive anything the caller lent it. Borrowed arguments (`&str`, `&self`, `Foo<'a>`) are
+/// therefore a compile error pointing at the argument: pass owned values (`String`,
+/// `PathBuf`, `Arc<T>`).
+///
+/// ```compile_fail
+/// #[anysync::blocking]
+/// fn count(text: &str) -> usize { // error: cannot take borrowed arguments
+///     text.len()
+/// }
+/// ```
+///
+/// # Arguments
+///
+/// `?Send` (the arguments need not be `Send`; only `.run()` then compiles) and `crate =
+/// "path"` (for crates that re-export anysync).
+#[proc_macro_attribute]
+pub fn blocking(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_attribute(Kind::Blocking, args, item)
 }

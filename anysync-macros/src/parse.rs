@@ -38,8 +38,7 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Re
         }
         Item::Impl(item) => bail!(
             item.impl_token,
-            "{attr} goes on each `async fn`, not on an `impl` block: each one declares its own \
-             `item` type"
+            "{attr} goes on each function, not on an `impl` block"
         ),
         Item::Trait(item) if kind == Kind::Coroutine => bail!(
             item.trait_token,
@@ -65,6 +64,9 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Re
 
 fn validate_sig(kind: Kind, sig: &Signature) -> syn::Result<()> {
     let attr = kind.attr();
+    if kind == Kind::Blocking {
+        return crate::blocking::validate(sig);
+    }
     if sig.asyncness.is_none() {
         bail!(
             sig.fn_token,

@@ -1,0 +1,208 @@
+//! `#[anysync::generator]`: `resume`/`send` interleavings, the same calls awaited and run, in
+//! every calling context; send before start; the return value; iteration; drop; panics.
+
+mod common;
+
+use anysync::yield_;
+use common::ctx::{ALL, within};
+use common::{Boom, panic_message};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+#[anysync::generator(item = u64, send = u64)]
+async fn running_total() -> u64 {
+    let mut total = 0;
+    while let Some(x) = yield_!(total) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        total += x;
+    }
+    total
+}
+
+#[test]
+fn resume_and_send_interleave_the_same_in_every_context() {
+    for ctx in ALL {
+        let ran = within(ctx, || {
+            let mut g = running_total();
+            let mut seen = vec![g.resume().run(), g.send(5).run(), g.send(2).run()];
+            let stopped = g.resume().run(); // `None` into the loop ends it: StopIteration
+            seen.push(stopped);
+            seen.push(g.resume().run()); // fused
+            (seen, g.return_value().copied(), g.is_finished())
+        });
+        assert_eq!(
+            ran.value.0,
+            [Some(0), Some(5), Some(7), None, None],
+            "{ctx:?}"
+        );
+        assert_eq!(ran.value.1, Some(7), "{ctx:?}: the return value is kept");
+        assert!(ran.value.2, "{ctx:?}");
+    }
+}
+
+#[test]
+fn the_same_calls_are_awaited_in_async_code() {
+    for rt in [common::current_thread(), common::multi_thread(2)] {
+        let (seen, returned) = rt.block_on(async {
+            tokio::spawn(async {
+                let mut g = running_total();
+                let seen = [
+                    g.resume().await,
+                    g.send(1).await,
+                    g.send(10).await,
+                    g.resume().await,
+                ];
+                (seen, g.into_return_value())
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(seen, [Some(0), Some(1), Some(11), None]);
+        assert_eq!(returned, Some(11));
+    }
+    // Blocking and async calls mix on one generator.
+    let mut g = running_total();
+    assert_eq!(g.resume().run(), Some(0));
+    let mut g = anysync::run(async move {
+        assert_eq!(g.send(3).await, Some(3));
+        g
+    });
+    assert_eq!(g.send(4).run(), Some(7));
+}
+
+#[test]
+fn sending_into_a_generator_that_has_not_started_panics_with_advice() {
+    let mut g = running_total();
+    let message = panic::catch_unwind(AssertUnwindSafe(|| g.send(1).run()))
+        .map_err(|payload| panic_message(&*payload))
+        .unwrap_err();
+    assert!(message.contains("has not started"), "{message}");
+    assert!(message.contains("resume()"), "{message}");
+    assert!(!g.is_started(), "the refused send did not start the body");
+    assert_eq!(g.resume().run(), Some(0), "and it still works");
+}
+
+#[anysync::generator(item = String)]
+async fn words(text: &str) -> usize {
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        tokio::task::yield_now().await;
+        let resumed_with = yield_!(word.to_uppercase());
+        assert_eq!(resumed_with, None, "iteration resumes with no value");
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn generators_iterate_and_stream_resuming_with_no_value() {
+    let text = String::from("one two three");
+    let mut g = words(&text);
+    let all: Vec<String> = (&mut g).into_iter().collect();
+    assert_eq!(all, ["ONE", "TWO", "THREE"]);
+    assert_eq!(g.return_value(), Some(&3));
+    let streamed: Vec<String> = anysync::run(async {
+        use futures::StreamExt;
+        words("a b").collect::<Vec<_>>().await
+    });
+    assert_eq!(streamed, ["A", "B"]);
+}
+
+/// Counts drops of the body's cleanup guard.
+struct Cleanup(Arc<AtomicUsize>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[anysync::generator(item = u32, send = u32)]
+async fn guarded(cleaned: Arc<AtomicUsize>) {
+    let _cleanup = Cleanup(cleaned);
+    let mut n = 0;
+    loop {
+        tokio::task::yield_now().await;
+        n += yield_!(n).unwrap_or(1);
+    }
+}
+
+#[test]
+fn dropping_a_suspended_generator_runs_its_cleanup_exactly_once_in_every_context() {
+    for ctx in ALL {
+        let ran = within(ctx, || {
+            let cleaned = Arc::new(AtomicUsize::new(0));
+            let mut g = guarded(Arc::clone(&cleaned));
+            let seen = (g.resume().run(), g.send(5).run());
+            let before = cleaned.load(Ordering::SeqCst);
+            drop(g);
+            (seen, before, cleaned.load(Ordering::SeqCst))
+        });
+        assert_eq!(ran.value, ((Some(0), Some(5)), 0, 1), "{ctx:?}");
+    }
+    // A generator that never started has a body future but no cleanup guard yet.
+    let cleaned = Arc::new(AtomicUsize::new(0));
+    drop(guarded(Arc::clone(&cleaned)));
+    assert_eq!(cleaned.load(Ordering::SeqCst), 0);
+}
+
+#[anysync::generator(item = u32, send = u32)]
+async fn fragile() {
+    let first = yield_!(1);
+    if first == Some(13) {
+        panic::panic_any(Boom(13));
+    }
+}
+
+#[test]
+fn a_panic_in_the_body_reaches_send_with_its_payload_and_ends_the_generator() {
+    for ctx in ALL {
+        let ran = within(ctx, || {
+            let mut g = fragile();
+            let first = g.resume().run();
+            let caught = panic::catch_unwind(AssertUnwindSafe(|| g.send(13).run()));
+            let boom = caught.unwrap_err().downcast::<Boom>().map(|b| b.0).ok();
+            (first, boom, g.resume().run(), g.is_finished())
+        });
+        assert_eq!(ran.value, (Some(1), Some(13), None, true), "{ctx:?}");
+    }
+}
+
+#[test]
+fn generators_are_send_when_their_parts_are() {
+    let mut g = running_total();
+    assert_eq!(g.resume().run(), Some(0));
+    let mut g = std::thread::spawn(move || {
+        assert_eq!(g.send(2).run(), Some(2));
+        g
+    })
+    .join()
+    .unwrap();
+    assert_eq!(g.send(3).run(), Some(5));
+}
+
+#[anysync::generator(item = std::rc::Rc<u32>, send = u32, ?Send)]
+async fn local_counter() {
+    let mut n = 0;
+    while let Some(step) = yield_!(std::rc::Rc::new(n)) {
+        n += step;
+    }
+}
+
+#[test]
+fn a_local_generator_stays_on_its_thread() {
+    let mut g = local_counter();
+    assert_eq!(g.resume().run().as_deref(), Some(&0));
+    assert_eq!(g.send(4).run().as_deref(), Some(&4));
+    let in_task = common::current_thread().block_on(async {
+        let mut g = local_counter();
+        g.resume().await;
+        *g.send(9).await.unwrap()
+    });
+    assert_eq!(
+        in_task, 9,
+        "awaited, a local generator works inside any runtime"
+    );
+}

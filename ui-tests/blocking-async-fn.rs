@@ -1,0 +1,6 @@
+#[anysync::blocking]
+async fn fetch() -> u32 {
+    1
+}
+
+fn main() {}
