@@ -261,6 +261,8 @@ pub(crate) fn typed_body(
         if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#ty> {
             return #ret;
         }
+        // A body that only panics would otherwise trip this lint on our `let`, not its code.
+        #[allow(clippy::diverging_sub_expression)]
         let #ret: #ty = #label { #(#stmts)* };
         #[allow(unreachable_code)]
         #ret
