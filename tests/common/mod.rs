@@ -4,7 +4,6 @@
 
 pub mod ctx;
 
-use anysync::Coroutine;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,18 +28,17 @@ pub struct Probe {
 }
 
 /// A future that uses a tokio timer, `tokio::spawn` and `yield_now`, then reports where it ran.
-pub fn probe() -> Coroutine<impl Future<Output = Probe> + Send> {
-    Coroutine::new(async {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        tokio::task::yield_now().await;
-        let spawned = tokio::spawn(async { 7 }).await.expect("spawned task");
-        Probe {
-            thread: thread::current().id(),
-            name: thread::current().name().map(str::to_owned),
-            runtime: Handle::current().id(),
-            spawned,
-        }
-    })
+#[anysync::coroutine]
+pub async fn probe() -> Probe {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    tokio::task::yield_now().await;
+    let spawned = tokio::spawn(async { 7 }).await.expect("spawned task");
+    Probe {
+        thread: thread::current().id(),
+        name: thread::current().name().map(str::to_owned),
+        runtime: Handle::current().id(),
+        spawned,
+    }
 }
 
 pub fn here() -> ThreadId {
@@ -110,30 +108,24 @@ pub struct EchoClient {
     stream: tokio::sync::Mutex<BufReader<TcpStream>>,
 }
 
+#[anysync::coroutine]
 impl EchoClient {
-    pub fn connect(addr: SocketAddr) -> Coroutine<impl Future<Output = io::Result<Self>> + Send> {
-        Coroutine::new(async move {
-            let stream = TcpStream::connect(addr).await?;
-            Ok(EchoClient {
-                stream: tokio::sync::Mutex::new(BufReader::new(stream)),
-            })
+    pub async fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        Ok(EchoClient {
+            stream: tokio::sync::Mutex::new(BufReader::new(stream)),
         })
     }
 
-    pub fn echo<'a>(
-        &'a self,
-        message: &'a str,
-    ) -> Coroutine<impl Future<Output = io::Result<String>> + Send + 'a> {
-        Coroutine::new(async move {
-            let mut stream = self.stream.lock().await;
-            stream
-                .get_mut()
-                .write_all(format!("{message}\n").as_bytes())
-                .await?;
-            let mut line = String::new();
-            stream.read_line(&mut line).await?;
-            Ok(line.trim_end().to_owned())
-        })
+    pub async fn echo(&self, message: &str) -> io::Result<String> {
+        let mut stream = self.stream.lock().await;
+        stream
+            .get_mut()
+            .write_all(format!("{message}\n").as_bytes())
+            .await?;
+        let mut line = String::new();
+        stream.read_line(&mut line).await?;
+        Ok(line.trim_end().to_owned())
     }
 }
 

@@ -177,3 +177,71 @@ async fn methods_and_impl_blocks_await() {
     let rows = vec![5];
     assert_eq!(View(&rows).sum(&0).await, 5);
 }
+
+// The yielding attributes and #[anysync::blocking] in an edition-2021 crate: borrowed
+// arguments, methods and `?Send` need the same lifetime capture as coroutines.
+
+use anysync::{exit_status, yield_, Exit};
+
+#[anysync::iterator(item = &'a str)]
+async fn split_words<'a>(text: &'a str) {
+    for word in text.split_whitespace() {
+        tick().await;
+        yield_!(word);
+    }
+}
+
+#[anysync::iterator(item = usize)]
+async fn lengths(words: &[&str]) -> Result<(), String> {
+    for word in words {
+        if word.is_empty() {
+            return Err("empty word".to_owned());
+        }
+        yield_!(word.len());
+    }
+    Ok(())
+}
+
+#[anysync::generator(item = u32, send = u32)]
+async fn accumulate(start: &u32) -> u32 {
+    let mut total = *start;
+    while let Some(x) = yield_!(total) {
+        total += x;
+    }
+    total
+}
+
+#[anysync::context(item = String)]
+async fn scoped_log(log: &std::sync::Mutex<Vec<String>>) {
+    log.lock().unwrap().push("enter".to_owned());
+    let value = yield_!(String::from("value"));
+    let how = if exit_status!() == Exit::Normal { "normal" } else { "panicked" };
+    log.lock().unwrap().push(format!("exit {value} {how}"));
+}
+
+#[anysync::blocking]
+fn owned_len(text: String) -> usize {
+    text.len()
+}
+
+#[test]
+fn yielding_attributes_and_blocking_work_in_edition_2021() {
+    let text = String::from("a bb ccc");
+    let words: Vec<&str> = split_words(&text).into_iter().collect();
+    assert_eq!(words, ["a", "bb", "ccc"]);
+    let ok: Result<Vec<usize>, String> = lengths(&["ab", "c"]).into_iter().collect();
+    assert_eq!(ok.unwrap(), [2, 1]);
+    let start = 10;
+    let mut g = accumulate(&start);
+    assert_eq!(g.resume().run(), Some(10));
+    assert_eq!(g.send(5).run(), Some(15));
+    let log = std::sync::Mutex::new(Vec::new());
+    {
+        let mut guard = scoped_log(&log).enter().run();
+        guard.push('!');
+    }
+    assert_eq!(*log.lock().unwrap(), ["enter", "exit value! normal"]);
+    assert_eq!(owned_len(text.clone()).run(), 8);
+    let awaited = anysync::run(async move { owned_len(text).await });
+    assert_eq!(awaited, 8);
+}
