@@ -56,13 +56,15 @@ where
     F: Future,
 {
     let caller = Location::caller();
-    let context = context::detect();
-    let outer = context::depth() == 0;
-    let _depth = Depth::enter();
-    match context {
-        Context::Origin(handle) => handle.block_on(make()),
+    match context::detect() {
+        // The plain path keeps no count: a nested `.run()` sees the global runtime entered.
         Context::Plain => global::handle().block_on(make()),
+        Context::Origin(handle) => {
+            let _depth = Depth::enter();
+            handle.block_on(make())
+        }
         Context::InPlace(handle) => {
+            let _depth = Depth::enter();
             let mut make = Some(make);
             match in_place(&handle, &mut make) {
                 Ok(output) => output,
@@ -70,7 +72,7 @@ where
             }
         }
         Context::CurrentThread => {
-            if outer && context::role() == Role::User {
+            if context::depth() == 0 && context::role() == Role::User {
                 warn_blocking(caller);
             }
             let mut make = Some(make);
@@ -94,9 +96,9 @@ pub(crate) fn may_park_here() -> bool {
     !matches!(context::detect(), Context::InPlace(_))
 }
 
-/// What a background thread runs for lent work: counted as a `.run()` on that thread too.
+/// What a background thread runs for lent work (a nested `.run()` there sees the global
+/// runtime entered, as on the plain path).
 fn drive_lent<F: Future>(make: impl FnOnce() -> F) -> F::Output {
-    let _depth = Depth::enter();
     global::handle().block_on(make())
 }
 

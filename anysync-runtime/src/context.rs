@@ -14,29 +14,47 @@ pub(crate) enum Role {
     Pool,
 }
 
+/// What this thread knows about itself. `Copy` and const-initialised, so reading it is one
+/// plain thread-local access: it is read on every `.run()`.
+#[derive(Clone, Copy)]
+struct Facts {
+    /// `.run()` calls in progress on this thread that entered a runtime context which tokio
+    /// alone would not recognise as nested (see [`Depth`]).
+    depth: u32,
+    role: Role,
+    /// Whether `ORIGIN` holds a handle (checked first: it is almost never set).
+    has_origin: bool,
+}
+
 thread_local! {
+    static FACTS: Cell<Facts> = const {
+        Cell::new(Facts { depth: 0, role: Role::User, has_origin: false })
+    };
     /// The runtime that handed this thread a blocking closure (`anysync::unblock`), if any.
     static ORIGIN: RefCell<Option<Handle>> = const { RefCell::new(None) };
-    static ROLE: Cell<Role> = const { Cell::new(Role::User) };
-    /// How many `.run()` calls are in progress on this thread (nesting depth).
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+fn update(f: impl FnOnce(&mut Facts)) {
+    let mut facts = FACTS.get();
+    f(&mut facts);
+    FACTS.set(facts);
 }
 
 pub(crate) fn mark_runtime_thread() {
-    ROLE.set(Role::Runtime);
+    update(|facts| facts.role = Role::Runtime);
 }
 
 pub(crate) fn mark_pool_thread() {
-    ROLE.set(Role::Pool);
+    update(|facts| facts.role = Role::Pool);
 }
 
 pub(crate) fn role() -> Role {
-    ROLE.get()
+    FACTS.get().role
 }
 
-/// The number of `.run()` calls in progress on this thread.
+/// The number of `.run()` calls in progress on this thread (see [`Depth`]).
 pub(crate) fn depth() -> u32 {
-    DEPTH.get()
+    FACTS.get().depth
 }
 
 /// Runs `f` on this thread as a closure handed over by the runtime `origin`: a `.run()`
@@ -46,26 +64,34 @@ pub(crate) fn with_origin<R>(origin: Handle, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<Handle>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            ORIGIN.set(self.0.take());
+            let previous = self.0.take();
+            update(|facts| facts.has_origin = previous.is_some());
+            ORIGIN.set(previous);
         }
     }
     let _restore = Restore(ORIGIN.replace(Some(origin)));
+    update(|facts| facts.has_origin = true);
     f()
 }
 
 /// Counts one `.run()` in progress on this thread for as long as it lives, also on unwind.
+///
+/// Only the paths that poll with a handle tokio would not report as nested need it: a
+/// current_thread origin's `Handle::block_on`, and in-place polling with any handle. A
+/// `.run()` nested in the plain path sees the global (multi_thread) runtime entered, which
+/// `detect` already treats as in place.
 pub(crate) struct Depth(());
 
 impl Depth {
     pub(crate) fn enter() -> Self {
-        DEPTH.set(DEPTH.get() + 1);
+        update(|facts| facts.depth += 1);
         Depth(())
     }
 }
 
 impl Drop for Depth {
     fn drop(&mut self) {
-        DEPTH.set(DEPTH.get() - 1);
+        update(|facts| facts.depth -= 1);
     }
 }
 
@@ -91,7 +117,7 @@ pub(crate) enum Context {
 /// | a closure running under `anysync::unblock` (not nested in a `.run()`) | our thread-local origin fact | polls in place with the handle of the runtime that called `unblock` (asyncer's `syncify`) |
 /// | plain thread, no runtime | `Handle::try_current()` fails | polls in place with the global handle: no hop, no allocation |
 /// | multi_thread runtime: task, root future, `spawn_blocking`, `enter()` guard, inside `block_in_place` | flavor is multi_thread | polls in place inside `block_in_place`, so the worker's other tasks move to another thread and the runtime keeps going |
-/// | nested: inside a future that `.run()` is driving (any thread, any depth) | our depth counter: every `.run()` path polls with `Handle::block_on`, which lets `block_in_place` through | polls in place inside `block_in_place` with the current handle (~60 ns; no thread, no runtime) |
+/// | nested: inside a future that `.run()` is driving (any thread, any depth) | tokio reports the global runtime (multi_thread) entered; where the outer `.run()` polled with a current_thread handle, our depth counter says so. Either way `Handle::block_on` entered it, which lets `block_in_place` through | polls in place inside `block_in_place` with the current handle (~60 ns; no thread, no runtime) |
 /// | a task of the global runtime (something a `.run()` future spawned) | flavor is multi_thread | as above: `block_in_place` hands the global worker to another thread |
 /// | `LocalSet` on a multi_thread runtime | `block_in_place` refuses (silently caught) | lends the future to a background thread; a `?Send` future panics with advice |
 /// | current_thread runtime: root future, task, `LocalSet`, `enter()` guard, `spawn_blocking` | flavor is current_thread | lends the future to a background thread, which polls it with the global handle; a `?Send` future polls in place where tokio allows it and otherwise panics with advice |
@@ -104,8 +130,12 @@ pub(crate) enum Context {
 /// this thread runs an `unblock` closure for a given runtime (origin), how deep in `.run()`
 /// calls it is, and whether it is one of ours (`Role`, for diagnostics).
 pub(crate) fn detect() -> Context {
-    let nested = depth() > 0;
-    if !nested && let Some(origin) = ORIGIN.with_borrow(Option::clone) {
+    let facts = FACTS.get();
+    let nested = facts.depth > 0;
+    if !nested
+        && facts.has_origin
+        && let Some(origin) = ORIGIN.with_borrow(Option::clone)
+    {
         return Context::Origin(origin);
     }
     match Handle::try_current() {
