@@ -633,3 +633,42 @@ async fn tcp_await() {
 fn run_ext_still_works_next_to_the_macro() {
     assert_eq!(async { add(1, 1).await + 1 }.run(), 3);
 }
+
+mod sizes {
+    //! The macro adds nothing to the future an `async fn` would have returned.
+
+    async fn bare(data: &[u64], scale: u64) -> u64 {
+        let mut total = 0;
+        for x in data {
+            tokio::task::yield_now().await;
+            total += x * scale;
+        }
+        total
+    }
+
+    #[anysync::coroutine]
+    async fn wrapped(data: &[u64], scale: u64) -> u64 {
+        let mut total = 0;
+        for x in data {
+            tokio::task::yield_now().await;
+            total += x * scale;
+        }
+        total
+    }
+
+    #[test]
+    fn a_coroutine_is_no_larger_than_the_bare_async_fn_future() {
+        let data = [1, 2, 3];
+        let bare_future = bare(&data, 2);
+        let coroutine = wrapped(&data, 2);
+        assert!(
+            size_of_val(&coroutine) <= size_of_val(&bare_future),
+            "coroutine {} bytes, bare async fn future {} bytes",
+            size_of_val(&coroutine),
+            size_of_val(&bare_future)
+        );
+        let inner = coroutine.into_inner();
+        assert_eq!(size_of_val(&wrapped(&data, 2)), size_of_val(&inner), "no wrapper overhead");
+        assert_eq!(anysync::run(inner), anysync::run(bare_future));
+    }
+}
