@@ -215,7 +215,11 @@ async fn accumulate(start: &u32) -> u32 {
 async fn scoped_log(log: &std::sync::Mutex<Vec<String>>) {
     log.lock().unwrap().push("enter".to_owned());
     let value = yield_!(String::from("value"));
-    let how = if exit_status!() == Exit::Normal { "normal" } else { "panicked" };
+    let how = if exit_status!() == Exit::Normal {
+        "normal"
+    } else {
+        "panicked"
+    };
     log.lock().unwrap().push(format!("exit {value} {how}"));
 }
 
