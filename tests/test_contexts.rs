@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 use tokio::runtime::Handle;
+use tokio::task::LocalSet;
 
 /// Checks where a probe ran, given the context it was called from.
 fn assert_placement(ctx: Ctx, ran: &Ran<Probe>) {
@@ -469,4 +470,66 @@ fn task_locals_are_seen_in_place_and_not_on_background_threads() {
         REQUEST_ID.try_with(|id| *id).ok()
     });
     assert_eq!(leaked, None);
+}
+
+/// A waker whose `wake` panics with a recognisable payload.
+struct PanickyWaker;
+
+impl std::task::Wake for PanickyWaker {
+    fn wake(self: Arc<Self>) {
+        panic::panic_any(Boom(99));
+    }
+}
+
+#[test]
+fn a_user_panic_raised_inside_block_in_place_is_not_mistaken_for_tokios_refusal() {
+    // Regression (review finding): tokio wakes a worker's deferred wakers inside
+    // `block_in_place`, before running our closure. A user's panicking waker there used to be
+    // taken for tokio's refusal: swallowed, and the work silently lent elsewhere.
+    let rt = common::multi_thread(2);
+    let payload = rt.block_on(async {
+        tokio::spawn(async {
+            let waker = std::task::Waker::from(Arc::new(PanickyWaker));
+            let mut cx = std::task::Context::from_waker(&waker);
+            let mut yielded = std::pin::pin!(tokio::task::yield_now());
+            // Pending: tokio defers the panicky waker on this worker.
+            assert!(yielded.as_mut().poll(&mut cx).is_pending());
+            let caught = panic::catch_unwind(|| anysync::run(async { 1 }));
+            caught.unwrap_err().downcast::<Boom>().map(|b| b.0).ok()
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(payload, Some(99));
+}
+
+#[test]
+fn run_inside_a_panic_hook_in_a_local_set_does_not_abort() {
+    // Regression (review finding): a panic while a panic hook runs aborts the process, and
+    // tokio's refusal inside a `LocalSet` is a panic. While panicking, `.run()` lends instead.
+    const CHILD: &str = "ANYSYNC_TEST_HOOK_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        panic::set_hook(Box::new(|_| {
+            let n = anysync::run(async { 41 }) + 1;
+            eprintln!("hook ran .run(): {n}");
+        }));
+        let rt = common::multi_thread(2);
+        LocalSet::new().block_on(&rt, async {
+            let caught = panic::catch_unwind(|| panic!("inside the LocalSet"));
+            assert!(caught.is_err());
+        });
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "run_inside_a_panic_hook_in_a_local_set_does_not_abort",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed: {stderr}");
+    assert!(stderr.contains("hook ran .run(): 42"), "{stderr}");
 }

@@ -61,10 +61,8 @@ fn spawn(job: Job) -> Result<(), Job> {
 fn serve(me: &Arc<Worker>) {
     context::mark_pool_thread();
     while let Some(job) = me.next_job() {
-        job.poll();
         // Become idle *before* waking the caller, so that its next `.run()` finds this thread.
-        lock(&IDLE).push(Arc::clone(me));
-        job.finish();
+        job.run(|| lock(&IDLE).push(Arc::clone(me)));
     }
 }
 

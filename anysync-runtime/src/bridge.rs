@@ -66,6 +66,11 @@ where
         Context::InPlace(handle) => {
             let _depth = Depth::enter();
             let mut make = Some(make);
+            // Probing panics (caught); inside a panic hook any panic aborts. While panicking,
+            // lend what may be lent instead of asking tokio.
+            if std::thread::panicking() && matches!(mobility, Mobility::Send(_)) {
+                return lend(make, mobility, caller, "a panic");
+            }
             match in_place(&handle, &mut make) {
                 Ok(output) => output,
                 Err(Refused) => lend(make, mobility, caller, "a `LocalSet`"),
@@ -160,9 +165,26 @@ where
     PROBING.set(false);
     match attempt {
         Ok(output) => Ok(output),
-        Err(_) if make.is_some() => Err(Refused),
+        // Only tokio's own refusal is a refusal: a panic from user code that tokio runs first
+        // (a deferred waker) propagates like any other.
+        Err(payload) if make.is_some() && is_refusal(payload_str(&*payload)) => Err(Refused),
         Err(payload) => panic::resume_unwind(payload),
     }
+}
+
+/// The message of tokio's `block_in_place` refusal (tokio 1.54, `maybe_move_runtime`). Should
+/// tokio reword it, the refusal is still handled; only the hook stops hiding it.
+const TOKIO_REFUSAL: &str = "can call blocking only when running on the multi-threaded runtime";
+
+fn is_refusal(message: Option<&str>) -> bool {
+    message.is_some_and(|m| m.contains(TOKIO_REFUSAL))
+}
+
+fn payload_str(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
 }
 
 /// Wraps the process's panic hook once, so that tokio's refusal in [`in_place`] stays silent.
@@ -179,7 +201,7 @@ fn install_quiet_hook() {
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !PROBING.get() {
+            if !(PROBING.get() && is_refusal(info.payload_as_str())) {
                 previous(info);
             }
         }));

@@ -31,17 +31,15 @@ pub(crate) struct Job {
 unsafe impl Send for Job {}
 
 impl Job {
-    /// Runs the lent task and stores its outcome in the loan.
-    pub(crate) fn poll(&self) {
-        // SAFETY: `loan` points to a live `Loan<T, R>` matching `poll` (both set by `lend`), and
-        // the caller is blocked until `finish`, which has not run yet.
-        unsafe { (self.poll)(self.loan) }
-    }
-
-    /// Wakes the caller. After this the loan may be gone: the job must not be used again.
-    pub(crate) fn finish(self) {
-        // SAFETY: as in `poll`; `finish` is the last use of the pointer (it consumes `self`).
-        unsafe { (self.finish)(self.loan) }
+    /// Runs the lent task, stores its outcome in the loan, calls `before_wake`, then wakes the
+    /// caller. Consuming the job makes this the only use of the pointer.
+    pub(crate) fn run(self, before_wake: impl FnOnce()) {
+        // SAFETY: `loan` points to a live `Loan<T, R>` matching `poll` (both set by `lend`),
+        // whose caller is blocked until `finish` runs.
+        unsafe { (self.poll)(self.loan) };
+        before_wake();
+        // SAFETY: as above; `finish` is the last use of the pointer (`self` is consumed).
+        unsafe { (self.finish)(self.loan) };
     }
 }
 
