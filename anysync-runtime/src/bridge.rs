@@ -201,7 +201,7 @@ fn install_quiet_hook() {
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !(PROBING.get() && is_refusal(info.payload_as_str())) {
+            if !(PROBING.get() && is_refusal(payload_str(info.payload()))) {
                 previous(info);
             }
         }));
