@@ -54,6 +54,9 @@ struct State<T> {
     panic: Option<Box<dyn Any + Send>>,
     consumer: Option<Waker>,
     producer: Option<Waker>,
+    /// A blocking consumer is waiting on `filled`: only then is it worth a notify (each one
+    /// is a futex call).
+    waiting: bool,
 }
 
 impl<T: Send + 'static> Prefetch<T> {
@@ -70,6 +73,7 @@ impl<T: Send + 'static> Prefetch<T> {
                 panic: None,
                 consumer: None,
                 producer: None,
+                waiting: false,
             }),
             filled: Condvar::new(),
         });
@@ -81,14 +85,12 @@ impl<T: Send + 'static> Prefetch<T> {
 /// Moves items from `stream` into the buffer, waiting while it is full.
 async fn pump<S: Stream + Unpin>(mut stream: S, shared: Arc<Shared<S::Item>>) {
     poll_fn(|cx| {
+        // Woken at half empty, so this rarely finds the buffer full; it guards the bound
+        // against a spurious wake-up.
+        if is_full(&mut lock(&shared.state), cx) {
+            return Poll::Pending;
+        }
         loop {
-            {
-                let mut state = lock(&shared.state);
-                if state.buffer.len() >= state.capacity {
-                    state.producer = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
-            }
             let next =
                 panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut stream).poll_next(cx)));
             let mut state = lock(&shared.state);
@@ -101,35 +103,76 @@ async fn pump<S: Stream + Unpin>(mut stream: S, shared: Arc<Shared<S::Item>>) {
                     state.panic = Some(payload);
                 }
             }
-            shared.filled.notify_one();
-            if let Some(consumer) = state.consumer.take() {
+            // One notify per wait: the flag is consumed, so the items pushed before the consumer
+            // gets to run cost no further futex calls.
+            let notify = std::mem::take(&mut state.waiting);
+            let consumer = state.consumer.take();
+            let ended = state.ended;
+            let full = !ended && is_full(&mut state, cx);
+            // Wake after unlocking: a woken consumer would otherwise find the lock taken.
+            drop(state);
+            if notify {
+                shared.filled.notify_one();
+            }
+            if let Some(consumer) = consumer {
                 consumer.wake();
             }
-            if state.ended {
+            if ended {
                 return Poll::Ready(());
+            }
+            if full {
+                return Poll::Pending;
             }
         }
     })
     .await;
 }
 
+/// Whether the buffer is full; if so, the producer's waker is left for the consumer.
+fn is_full<T>(state: &mut State<T>, cx: &mut Context<'_>) -> bool {
+    let full = state.buffer.len() >= state.capacity;
+    if full {
+        state.producer = Some(cx.waker().clone());
+    }
+    full
+}
+
+/// What the consumer finds in the buffer.
+enum Taken<T> {
+    /// An item, and the producer to wake (once the buffer is half empty: waking it for every
+    /// item would trade items one at a time).
+    Item(T, Option<Waker>),
+    /// The body ended, possibly by panicking.
+    End(Option<Box<dyn Any + Send>>),
+    Empty,
+}
+
 impl<T> State<T> {
-    /// Takes the next item if one is ready; `Err(())` if the consumer must wait.
-    fn take(&mut self) -> Result<Option<T>, ()> {
-        let state = self;
-        if let Some(item) = state.buffer.pop_front() {
-            if let Some(producer) = state.producer.take() {
+    fn take(&mut self) -> Taken<T> {
+        if let Some(item) = self.buffer.pop_front() {
+            let refill = self.buffer.len() <= self.capacity / 2;
+            let producer = if refill { self.producer.take() } else { None };
+            return Taken::Item(item, producer);
+        }
+        if self.ended {
+            return Taken::End(self.panic.take());
+        }
+        Taken::Empty
+    }
+}
+
+/// Finishes a `take` outside the lock: wakes the producer, resumes the body's panic.
+fn deliver<T>(taken: Taken<T>) -> Option<T> {
+    match taken {
+        Taken::Item(item, producer) => {
+            if let Some(producer) = producer {
                 producer.wake();
             }
-            return Ok(Some(item));
+            Some(item)
         }
-        if state.ended {
-            if let Some(payload) = state.panic.take() {
-                panic::resume_unwind(payload);
-            }
-            return Ok(None);
-        }
-        Err(())
+        Taken::End(Some(payload)) => panic::resume_unwind(payload),
+        Taken::End(None) => None,
+        Taken::Empty => unreachable!("anysync: delivered an empty take"),
     }
 }
 
@@ -155,8 +198,12 @@ impl<T> Prefetch<T> {
     {
         let mut state = lock(&self.shared.state);
         loop {
-            if let Ok(item) = state.take() {
-                return item;
+            match state.take() {
+                Taken::Empty => {}
+                taken => {
+                    drop(state);
+                    return deliver(taken);
+                }
             }
             if !bridge::may_park_here() {
                 drop(state);
@@ -164,21 +211,26 @@ impl<T> Prefetch<T> {
             }
             // The body runs on the global runtime, which this thread is not driving: waiting
             // on the buffer is all it takes.
+            state.waiting = true;
             state = self
                 .shared
                 .filled
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.waiting = false;
         }
     }
 
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = lock(&self.shared.state);
         match state.take() {
-            Ok(item) => Poll::Ready(item),
-            Err(()) => {
+            Taken::Empty => {
                 state.consumer = Some(cx.waker().clone());
                 Poll::Pending
+            }
+            taken => {
+                drop(state);
+                Poll::Ready(deliver(taken))
             }
         }
     }
