@@ -1,0 +1,156 @@
+//! A blocking `for` over an `#[anysync::iterator]` on a plain thread allocates nothing per item
+//! after warm-up (issue 3's "0 heap allocations per item"), proved deterministically with a
+//! counting global allocator instead of timing.
+//!
+//! Only allocations made by the test thread while it opted in are counted, so the global
+//! runtime's worker and other tests running in parallel do not disturb the count. On a plain
+//! thread every item is produced in place on the calling thread (`Handle::block_on` with the
+//! global handle), so the body's own allocations would be counted too: the controls show that
+//! the counter sees a `Box` made directly and the ones a body makes per item.
+
+use anysync::yield_;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+/// Counts allocations made by the thread that opted in.
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; the bookkeeping touches only const-initialised
+// thread-locals, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+fn count_one() {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The number of allocations the calling thread makes while running `f`.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    COUNT.set(0);
+    COUNTING.set(true);
+    f();
+    COUNTING.set(false);
+    COUNT.get()
+}
+
+/// How many items are counted after the warm-up.
+const COUNTED: u64 = 10_000;
+
+#[anysync::iterator(item = u64)]
+async fn numbers(n: u64) {
+    for i in 0..n {
+        yield_!(i);
+    }
+}
+
+/// Each item passes through a real `Pending` in tokio before it is yielded.
+#[anysync::iterator(item = u64)]
+async fn yielding_numbers(n: u64) {
+    for i in 0..n {
+        tokio::task::yield_now().await;
+        yield_!(i);
+    }
+}
+
+/// Allocates a `Box` per item: the control for the counter seeing the body's allocations.
+#[anysync::iterator(item = Box<u64>)]
+async fn boxed_numbers(n: u64) {
+    for i in 0..n {
+        yield_!(Box::new(i));
+    }
+}
+
+#[test]
+fn plain_thread_for_allocates_nothing_per_item() {
+    // Warm-up: creating the iterator allocates (the boxed body, the slot), and the first item
+    // starts the global runtime and this thread's parker.
+    let mut it = numbers(COUNTED * 2).into_iter();
+    assert_eq!(it.next(), Some(0));
+    let (mut count, mut sum) = (0, 0);
+    let allocations = allocations_in(|| {
+        for x in it.by_ref().take(COUNTED as usize) {
+            count += 1;
+            sum += x;
+        }
+    });
+    assert_eq!((count, sum), (COUNTED, (1..=COUNTED).sum::<u64>()));
+    assert_eq!(
+        allocations, 0,
+        "allocations in {COUNTED} items of a blocking `for` on a plain thread"
+    );
+}
+
+#[test]
+fn plain_thread_for_allocates_nothing_per_item_when_the_body_really_suspends() {
+    let mut it = yielding_numbers(COUNTED * 2).into_iter();
+    assert_eq!(it.next(), Some(0));
+    let (mut count, mut sum) = (0, 0);
+    let allocations = allocations_in(|| {
+        for x in it.by_ref().take(COUNTED as usize) {
+            count += 1;
+            sum += x;
+        }
+    });
+    assert_eq!((count, sum), (COUNTED, (1..=COUNTED).sum::<u64>()));
+    assert_eq!(
+        allocations, 0,
+        "allocations in {COUNTED} items (each after a `yield_now`) of a blocking `for` on a \
+         plain thread"
+    );
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards the tests above against a counter that cannot count.
+    let allocations = allocations_in(|| drop(std::hint::black_box(Box::new(1_u64))));
+    assert_eq!(allocations, 1);
+}
+
+#[test]
+fn the_counter_sees_what_the_body_allocates_per_item() {
+    // Guards the tests above against items being produced on a thread that is not counted:
+    // a body that boxes every item must show exactly one allocation per item.
+    let mut it = boxed_numbers(COUNTED * 2).into_iter();
+    assert_eq!(it.next().as_deref(), Some(&0));
+    let mut count = 0;
+    let allocations = allocations_in(|| {
+        for x in it.by_ref().take(COUNTED as usize) {
+            count += 1;
+            drop(std::hint::black_box(x));
+        }
+    });
+    assert_eq!(count, COUNTED);
+    assert_eq!(allocations, COUNTED);
+}
