@@ -30,7 +30,10 @@ fn concurrent_first_calls_create_one_runtime_which_survives_panics_and_cancellat
     }
     if cfg!(target_os = "linux") {
         let started = thread_names().iter().any(|n| n == "anysync-runtime");
-        assert!(!started, "nothing starts the global runtime before the first call");
+        assert!(
+            !started,
+            "nothing starts the global runtime before the first call"
+        );
     }
     let callers = 16;
     let barrier = Arc::new(Barrier::new(callers));
@@ -90,7 +93,9 @@ fn exit_child() {
     anysync::run(async {
         tokio::spawn(std::future::pending::<()>());
     });
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     rt.block_on(async { anysync::run(async {}) });
 }
 

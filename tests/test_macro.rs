@@ -668,7 +668,11 @@ mod sizes {
             size_of_val(&bare_future)
         );
         let inner = coroutine.into_inner();
-        assert_eq!(size_of_val(&wrapped(&data, 2)), size_of_val(&inner), "no wrapper overhead");
+        assert_eq!(
+            size_of_val(&wrapped(&data, 2)),
+            size_of_val(&inner),
+            "no wrapper overhead"
+        );
         assert_eq!(anysync::run(inner), anysync::run(bare_future));
     }
 }
