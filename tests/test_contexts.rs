@@ -506,13 +506,15 @@ fn a_user_panic_raised_inside_block_in_place_is_not_mistaken_for_tokios_refusal(
 #[test]
 fn run_inside_a_panic_hook_in_a_local_set_does_not_abort() {
     // Regression (review finding): a panic while a panic hook runs aborts the process, and
-    // tokio's refusal inside a `LocalSet` is a panic. While panicking, `.run()` lends instead.
+    // tokio's refusal inside a `LocalSet` is a panic. Inside a hook, `.run()` lends instead.
     const CHILD: &str = "ANYSYNC_TEST_HOOK_CHILD";
     if std::env::var_os(CHILD).is_some() {
+        // The order of a real program: its hook first, then anysync starts (and wraps it).
         panic::set_hook(Box::new(|_| {
             let n = anysync::run(async { 41 }) + 1;
             eprintln!("hook ran .run(): {n}");
         }));
+        assert_eq!(anysync::run(async { 1 }), 1);
         let rt = common::multi_thread(2);
         LocalSet::new().block_on(&rt, async {
             let caught = panic::catch_unwind(|| panic!("inside the LocalSet"));

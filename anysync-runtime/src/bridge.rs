@@ -66,10 +66,11 @@ where
         Context::InPlace(handle) => {
             let _depth = Depth::enter();
             let mut make = Some(make);
-            // Probing panics (caught); inside a panic hook any panic aborts. While panicking,
-            // lend what may be lent instead of asking tokio.
-            if std::thread::panicking() && matches!(mobility, Mobility::Send(_)) {
-                return lend(make, mobility, caller, "a panic");
+            // Probing panics (caught), but inside a panic hook any panic aborts: there, lend
+            // what may be lent instead of asking tokio. (Not merely while unwinding: a guard's
+            // teardown on a runtime worker must hand the worker over, not park it.)
+            if IN_HOOK.get() && matches!(mobility, Mobility::Send(_)) {
+                return lend(make, mobility, caller, "a panic hook");
             }
             match in_place(&handle, &mut make) {
                 Ok(output) => output,
@@ -130,6 +131,8 @@ fn lend<M, T>(make: Option<M>, mobility: Mobility<M, T>, caller: &Location<'_>, 
 struct Refused;
 
 thread_local! {
+    /// Set while the panic hook (through our wrapper) runs on this thread.
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
     /// Set while `block_in_place` decides whether to run our closure, so that its refusal
     /// (a panic we catch) is not printed by the panic hook.
     static PROBING: Cell<bool> = const { Cell::new(false) };
@@ -187,9 +190,12 @@ fn payload_str(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
         .or_else(|| payload.downcast_ref::<&str>().copied())
 }
 
-/// Wraps the process's panic hook once, so that tokio's refusal in [`in_place`] stays silent.
-/// Every other panic reaches the previous hook unchanged.
-fn install_quiet_hook() {
+/// Wraps the process's panic hook once, so that tokio's refusal in [`in_place`] stays silent
+/// and a `.run()` inside a hook knows it must not probe. Every other panic reaches the
+/// previous hook unchanged. Called when the global runtime starts and before probing; a hook
+/// set later replaces the wrapper (refusals are then printed, and a `.run()` inside that hook
+/// in a `LocalSet` on a multi_thread runtime aborts, as any panic in a hook does).
+pub(crate) fn install_quiet_hook() {
     static INSTALL: Once = Once::new();
     // std panics if a panicking thread touches the hook, which would also poison `INSTALL`:
     // a guard's teardown in a `Drop` can block here while unwinding. Skip; a later call
@@ -202,7 +208,9 @@ fn install_quiet_hook() {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if !(PROBING.get() && is_refusal(payload_str(info.payload()))) {
+                IN_HOOK.set(true);
                 previous(info);
+                IN_HOOK.set(false);
             }
         }));
     });

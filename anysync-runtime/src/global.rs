@@ -25,6 +25,8 @@ pub(crate) fn handle() -> &'static Handle {
 }
 
 fn build() -> Runtime {
+    // Wrap the panic hook now, while no panic is in flight (see `install_quiet_hook`).
+    crate::bridge::install_quiet_hook();
     Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name(THREAD_NAME)
