@@ -507,10 +507,12 @@ where
     /// ```
     #[track_caller]
     pub fn run(self) -> EnteredOf<C, SyncGuard<C>> {
-        let Enter { context, start, .. } = self;
+        let Enter { mut context, .. } = self;
+        // Setup is awaited directly rather than through `start`: one state machine fewer on
+        // the path every blocking `enter` takes.
         let (context, entered) = bridge::block_on_with(
             move || async move {
-                let (context, entered) = start(context).await;
+                let entered = context.setup().await;
                 (context, C::Output::split(entered))
             },
             Mobility::send(),
@@ -571,8 +573,14 @@ where
     /// ```
     #[track_caller]
     pub fn run(self) -> EnteredOf<C, SyncGuard<C>> {
-        let Enter { context, start, .. } = self;
-        let (context, entered) = bridge::block_on_with(move || start(context), Mobility::Local);
+        let Enter { mut context, .. } = self;
+        let (context, entered) = bridge::block_on_with(
+            move || async move {
+                let entered = context.setup().await;
+                (context, entered)
+            },
+            Mobility::Local,
+        );
         SyncGuard::entered(context, C::Output::split(entered), teardown_local::<C>)
     }
 }
@@ -988,38 +996,47 @@ where
 /// - a second `yield_!` panics at exit, naming the function.
 ///
 /// `yield_!(v)` evaluates to `v` again when the block ends (changes the block made through
-/// `DerefMut` included), and the body can tell how the block ended from the yielder's
-/// `exit_status()` ([`Exit`]).
+/// `DerefMut` included), and after it `anysync::exit_status!()` tells the body how the block
+/// ended ([`Exit::Normal`], or [`Exit::Panicked`] while unwinding from a panic).
 ///
 /// Creating it runs nothing: the body starts when the context is entered.
 ///
 /// # Example
 ///
-/// The function `#[anysync::context]` generates, written by hand:
-///
 /// ```
-/// use anysync::Context;
-/// use anysync::__private::{Handback, Yielder};
+/// use anysync::{Exit, exit_status, yield_};
 /// use std::sync::{Arc, Mutex};
 ///
-/// // #[anysync::context(item = Vec<u32>)]
-/// // async fn numbers(last: Arc<Mutex<Vec<u32>>>) { ... }
-/// fn numbers(last: Arc<Mutex<Vec<u32>>>) -> Context<impl Future<Output = ()> + Send, Vec<u32>> {
-///     Context::new("numbers", move |y: Yielder<Vec<u32>, Handback<Vec<u32>>>| async move {
-///         let list = vec![1, 2]; // setup
-///         let list = y.hand_over(list).await; // yield_!(list): the caller's block runs here
-///         *last.lock().unwrap() = list; // teardown sees the block's changes
-///     })
+/// #[anysync::context(item = Vec<u32>)]
+/// async fn numbers(last: Arc<Mutex<Vec<(Vec<u32>, Exit)>>>) {
+///     let list = vec![1, 2]; // setup
+///     let list = yield_!(list); // the caller's block runs here
+///     last.lock().unwrap().push((list, exit_status!())); // teardown sees the block's changes
 /// }
 ///
 /// let last = Arc::new(Mutex::new(Vec::new()));
+/// // Blocking code: the guard derefs to the list and tears down when it drops.
 /// {
 ///     let mut list = numbers(last.clone()).enter().run();
 ///     list.push(3);
 /// }
-/// assert_eq!(*last.lock().unwrap(), [1, 2, 3]);
 /// assert_eq!(numbers(last.clone()).scope(|list| list.len()), 2);
+/// // Async code:
+/// # anysync::run(async {
+/// let mut list = numbers(last.clone()).enter().await;
+/// list.push(4);
+/// list.exit().await;
+/// # });
+/// assert_eq!(
+///     *last.lock().unwrap(),
+///     [(vec![1, 2, 3], Exit::Normal), (vec![1, 2], Exit::Normal), (vec![1, 2, 4], Exit::Normal)]
+/// );
 /// ```
+///
+/// `numbers` returns `Context<impl Future<Output = ()> + Send, Vec<u32>>`: the macro moves
+/// the arguments into the body future, and `yield_!(v)` becomes an `.await` on a hidden
+/// yielder that hands `v` to the caller and resumes with it (see
+/// [`#[anysync::context]`](https://docs.rs/anysync/latest/anysync/attr.context.html)).
 #[must_use = "a context does nothing until it is entered: `.enter().run()`, `.enter().await`, `.scope(..)`"]
 pub struct Context<F, T, M = Sendable> {
     core: Core<F, T, Handback<T>>,
@@ -1047,13 +1064,13 @@ where
     /// `.await` it in async code for an [`AsyncGuard`]. See [`AsyncContext::enter`].
     ///
     /// ```
-    /// # use anysync::Context;
-    /// # use anysync::__private::{Handback, Yielder};
-    /// # fn greeting() -> Context<impl Future<Output = ()> + Send, String> {
-    /// #     Context::new("greeting", move |y: Yielder<String, Handback<String>>| async move {
-    /// #         y.hand_over(String::from("hello")).await;
-    /// #     })
-    /// # }
+    /// use anysync::yield_;
+    ///
+    /// #[anysync::context(item = String)]
+    /// async fn greeting() {
+    ///     yield_!(String::from("hello"));
+    /// }
+    ///
     /// let g = greeting().enter().run();
     /// assert_eq!(*g, "hello");
     /// # anysync::run(async {
@@ -1069,12 +1086,10 @@ where
     /// Blocking: enters, runs `body` with the target, exits; see [`AsyncContext::scope`].
     ///
     /// ```
-    /// # use anysync::Context;
-    /// # use anysync::__private::{Handback, Yielder};
-    /// # fn greeting() -> Context<impl Future<Output = ()> + Send, String> {
-    /// #     Context::new("greeting", move |y: Yielder<String, Handback<String>>| async move {
-    /// #         y.hand_over(String::from("hello")).await;
-    /// #     })
+    /// # use anysync::yield_;
+    /// # #[anysync::context(item = String)]
+    /// # async fn greeting() {
+    /// #     yield_!(String::from("hello"));
     /// # }
     /// assert_eq!(greeting().scope(|g| g.len()), 5);
     /// ```
@@ -1092,12 +1107,10 @@ where
     /// Async: enters, awaits `body` with the target, exits; see [`AsyncContext::scope_async`].
     ///
     /// ```
-    /// # use anysync::Context;
-    /// # use anysync::__private::{Handback, Yielder};
-    /// # fn greeting() -> Context<impl Future<Output = ()> + Send, String> {
-    /// #     Context::new("greeting", move |y: Yielder<String, Handback<String>>| async move {
-    /// #         y.hand_over(String::from("hello")).await;
-    /// #     })
+    /// # use anysync::yield_;
+    /// # #[anysync::context(item = String)]
+    /// # async fn greeting() {
+    /// #     yield_!(String::from("hello"));
     /// # }
     /// # anysync::run(async {
     /// let shout = greeting().scope_async(async |g| g.to_uppercase()).await;
@@ -1136,14 +1149,12 @@ where
     /// block (see [`Enter::local`]), `.await` it anywhere.
     ///
     /// ```
-    /// # use anysync::{Context, Local};
-    /// # use anysync::__private::{Handback, Yielder};
+    /// use anysync::yield_;
     /// use std::rc::Rc;
     ///
-    /// fn shared() -> Context<impl Future<Output = ()>, Rc<u8>, Local> {
-    ///     Context::local("shared", move |y: Yielder<Rc<u8>, Handback<Rc<u8>>>| async move {
-    ///         y.hand_over(Rc::new(1)).await;
-    ///     })
+    /// #[anysync::context(item = Rc<u8>, ?Send)]
+    /// async fn shared() {
+    ///     yield_!(Rc::new(1));
     /// }
     ///
     /// assert_eq!(**shared().enter().run(), 1);
@@ -1155,13 +1166,11 @@ where
     /// Blocking, in [`Local`] mode: enters, runs `body` with the target, exits.
     ///
     /// ```
-    /// # use anysync::{Context, Local};
-    /// # use anysync::__private::{Handback, Yielder};
+    /// # use anysync::yield_;
     /// # use std::rc::Rc;
-    /// # fn shared() -> Context<impl Future<Output = ()>, Rc<u8>, Local> {
-    /// #     Context::local("shared", move |y: Yielder<Rc<u8>, Handback<Rc<u8>>>| async move {
-    /// #         y.hand_over(Rc::new(1)).await;
-    /// #     })
+    /// # #[anysync::context(item = Rc<u8>, ?Send)]
+    /// # async fn shared() {
+    /// #     yield_!(Rc::new(1));
     /// # }
     /// assert_eq!(shared().scope(|n| **n + 1), 2);
     /// ```
@@ -1173,13 +1182,11 @@ where
     /// Async, in [`Local`] mode: enters, awaits `body` with the target, exits.
     ///
     /// ```
-    /// # use anysync::{Context, Local};
-    /// # use anysync::__private::{Handback, Yielder};
+    /// # use anysync::yield_;
     /// # use std::rc::Rc;
-    /// # fn shared() -> Context<impl Future<Output = ()>, Rc<u8>, Local> {
-    /// #     Context::local("shared", move |y: Yielder<Rc<u8>, Handback<Rc<u8>>>| async move {
-    /// #         y.hand_over(Rc::new(1)).await;
-    /// #     })
+    /// # #[anysync::context(item = Rc<u8>, ?Send)]
+    /// # async fn shared() {
+    /// #     yield_!(Rc::new(1));
     /// # }
     /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// let n = rt.block_on(shared().scope_async(async |n| **n + 1));
@@ -1201,35 +1208,44 @@ where
     type Target = T;
     type Output = F::Output;
 
+    // `setup` and `teardown` are `poll_fn`s over the core rather than `async fn`s: no state
+    // machine of their own on top of the body's.
+
     /// Resumes the body until its `yield_!`.
-    async fn setup(&mut self) -> EnteredOf<Self, T> {
-        match poll_fn(|cx| self.core.poll_resume(cx, &mut None)).await {
-            Some(Step::Yielded(target)) => F::Output::ok(target),
-            Some(Step::Complete(output)) => match output.check() {
-                Err(error) => F::Output::err(error),
-                Ok(()) => panic!(
-                    "anysync: context `{}` returned without reaching `yield_!`; a \
-                     `#[anysync::context]` body must reach `yield_!` exactly once (to fail \
-                     setup, return an `Err` before it)",
-                    self.name
-                ),
-            },
-            None => unreachable!("anysync: context `{}` entered twice", self.name),
-        }
+    fn setup(&mut self) -> impl Future<Output = EnteredOf<Self, T>> {
+        poll_fn(|cx| {
+            let step = ready!(self.core.poll_resume(cx, &mut None));
+            Poll::Ready(match step {
+                Some(Step::Yielded(target)) => F::Output::ok(target),
+                Some(Step::Complete(output)) => match output.check() {
+                    Err(error) => F::Output::err(error),
+                    Ok(()) => panic!(
+                        "anysync: context `{}` returned without reaching `yield_!`; a \
+                         `#[anysync::context]` body must reach `yield_!` exactly once (to fail \
+                         setup, return an `Err` before it)",
+                        self.name
+                    ),
+                },
+                None => unreachable!("anysync: context `{}` entered twice", self.name),
+            })
+        })
     }
 
     /// Hands the target back to the body's `yield_!` and resumes it until it returns.
-    async fn teardown(&mut self, target: T, exit: Exit) -> F::Output {
+    fn teardown(&mut self, target: T, exit: Exit) -> impl Future<Output = F::Output> {
         let mut handback = Some((target, exit));
-        match poll_fn(|cx| self.core.poll_resume(cx, &mut handback)).await {
-            Some(Step::Complete(output)) => output,
-            Some(Step::Yielded(_)) => panic!(
-                "anysync: context `{}` reached `yield_!` twice; a `#[anysync::context]` body \
-                 must reach `yield_!` exactly once",
-                self.name
-            ),
-            None => unreachable!("anysync: context `{}` exited twice", self.name),
-        }
+        poll_fn(move |cx| {
+            let step = ready!(self.core.poll_resume(cx, &mut handback));
+            Poll::Ready(match step {
+                Some(Step::Complete(output)) => output,
+                Some(Step::Yielded(_)) => panic!(
+                    "anysync: context `{}` reached `yield_!` twice; a `#[anysync::context]` \
+                     body must reach `yield_!` exactly once",
+                    self.name
+                ),
+                None => unreachable!("anysync: context `{}` exited twice", self.name),
+            })
+        })
     }
 
     fn name(&self) -> &str {

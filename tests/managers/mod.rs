@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use std::{panic, thread};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -32,14 +33,21 @@ pub const ASYNC: [Ctx; 10] = [
     Ctx::GlobalTask,
 ];
 
+/// How long [`within_async`] waits before it calls the work hung: a limit that turns a
+/// deadlock into a failure naming the context, not a timing assertion.
+const HUNG: Duration = Duration::from_secs(60);
+
 /// Awaits the future `make` builds inside `ctx` (one of [`ASYNC`]), on a fresh thread; a
-/// panic in it reaches the caller with its payload.
+/// panic in it reaches the caller with its payload, and a deadlock fails after [`HUNG`].
 pub fn within_async<R, Fut>(ctx: Ctx, make: impl FnOnce() -> Fut + Send + 'static) -> R
 where
     R: Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    let joined = thread::spawn(move || {
+    // Dropped when the thread ends, by returning or by unwinding.
+    let (done, finished) = mpsc::channel::<()>();
+    let worker = thread::spawn(move || {
+        let _done = done;
         let current = crate::common::current_thread;
         let multi = || crate::common::multi_thread(2);
         let unwind = |e: tokio::task::JoinError| panic::resume_unwind(e.into_panic());
@@ -72,8 +80,11 @@ where
             }
             other => panic!("{other:?} cannot `.await`"),
         }
-    })
-    .join();
+    });
+    if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(HUNG) {
+        panic!("{ctx:?}: the work did not finish within {HUNG:?} (deadlocked?)");
+    }
+    let joined = worker.join();
     joined.unwrap_or_else(|payload| panic::resume_unwind(payload))
 }
 
@@ -256,6 +267,53 @@ pub fn rerun(test: &str) -> Output {
         .env("ANYSYNC_CONTEXT_CHILD", test)
         .output()
         .expect("run the child")
+}
+
+/// [`rerun`], killing the child if it has not finished within [`HUNG`]: for scenarios whose
+/// regression is a deadlock. The child's output so far is returned either way.
+pub fn rerun_bounded(test: &str) -> Output {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("ANYSYNC_CONTEXT_CHILD", test)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the child");
+    // Drain both pipes while waiting: a child whose panics print backtraces (RUST_BACKTRACE)
+    // would otherwise fill a pipe and block, which looks exactly like the hang we test for.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let deadline = Instant::now() + HUNG;
+    while child.try_wait().expect("poll the child").is_none() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    // A no-op if it has exited; otherwise the failure shows as an unsuccessful status.
+    let _ = child.kill();
+    let status = child.wait().expect("reap the child");
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout"),
+        stderr: stderr.join().expect("stderr"),
+    }
 }
 
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

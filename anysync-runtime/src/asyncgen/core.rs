@@ -8,9 +8,16 @@
 //! again, and the `yield_` future completes with it. The slot is typed by the item and sent
 //! types and owned jointly by the driver and the yielder: no thread-local pointers, no
 //! lifetime erasure.
+//!
+//! The cost that remains per value is what safe code needs to share a typed slot: one
+//! allocation for the slot (next to the boxed body) and a lock on each side of each hand-over.
+//! Two flags, read and written only by the thread that is polling, let either side skip the
+//! lock when there is nothing for it: a resume without a sent value (every iterator step) and
+//! a poll that ended at an `.await` other than `yield_!`.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
@@ -19,14 +26,29 @@ use std::task::{Context, Poll};
 /// Only generated code names this type (`::anysync::__private`); user code cannot reach the
 /// yielder the macros create, because its identifier is hygienic.
 pub struct Yielder<Y, S = ()> {
-    slot: Arc<Mutex<Exchange<Y, S>>>,
+    shared: Arc<Shared<Y, S>>,
 }
 
-struct Exchange<Y, S> {
+/// What the driver and the body share.
+struct Shared<Y, S> {
+    slot: Mutex<Slot<Y, S>>,
+    /// Whether `slot.yielded` holds a value the driver has not taken.
+    yielded: AtomicBool,
+    /// Whether `slot.sent` holds a value the body has not taken.
+    sent: AtomicBool,
+    /// For context managers: whether the caller's block ended by panic.
+    panicked: AtomicBool,
+}
+
+struct Slot<Y, S> {
     yielded: Option<Y>,
     sent: Option<S>,
-    /// For context managers: how the caller's block ended.
-    exit: Exit,
+}
+
+impl<Y, S> Shared<Y, S> {
+    fn lock(&self) -> MutexGuard<'_, Slot<Y, S>> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl<Y, S> Yielder<Y, S> {
@@ -75,7 +97,11 @@ impl<T> Yielder<T, Handback<T>> {
 
     /// How the caller's block ended: [`Exit::Normal`] until the block has ended.
     pub fn exit_status(&self) -> Exit {
-        lock(&self.slot).exit
+        if self.shared.panicked.load(Ordering::Acquire) {
+            Exit::Panicked
+        } else {
+            Exit::Normal
+        }
     }
 }
 
@@ -92,7 +118,12 @@ impl<T> Future for HandOver<'_, T> {
         match Pin::new(&mut self.inner).poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some((value, exit))) => {
-                lock(&self.inner.yielder.slot).exit = exit;
+                let panicked = exit == Exit::Panicked;
+                self.inner
+                    .yielder
+                    .shared
+                    .panicked
+                    .store(panicked, Ordering::Release);
                 Poll::Ready(value)
             }
             // The context driver always hands the value back; a bare resume is a bug there.
@@ -114,15 +145,21 @@ impl<Y, S> Future for YieldNow<'_, Y, S> {
     type Output = Option<S>;
 
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<S>> {
-        let mut slot = lock(&self.yielder.slot);
+        let shared = &*self.yielder.shared;
         match self.value.take() {
             // First poll: leave the value for the driver. No wake-up is scheduled: the driver
             // returns the value to its consumer and polls the body again on the next request.
             Some(value) => {
-                slot.yielded = Some(value);
+                shared.lock().yielded = Some(value);
+                shared.yielded.store(true, Ordering::Release);
                 Poll::Pending
             }
-            None => Poll::Ready(slot.sent.take()),
+            // Resumed: take what the driver sent, if anything (never, for an iterator).
+            None if shared.sent.load(Ordering::Acquire) => {
+                shared.sent.store(false, Ordering::Relaxed);
+                Poll::Ready(shared.lock().sent.take())
+            }
+            None => Poll::Ready(None),
         }
     }
 }
@@ -137,24 +174,28 @@ pub(crate) enum Step<Y, R> {
 pub(crate) struct Core<F, Y, S> {
     /// `None` once the body completed or panicked: the core is then fused.
     body: Option<Pin<Box<F>>>,
-    slot: Arc<Mutex<Exchange<Y, S>>>,
+    shared: Arc<Shared<Y, S>>,
     started: bool,
 }
 
 impl<F: Future, Y, S> Core<F, Y, S> {
     /// Creates the body lazily: `make` only builds the future; nothing in it runs yet.
     pub(crate) fn new(make: impl FnOnce(Yielder<Y, S>) -> F) -> Self {
-        let slot = Arc::new(Mutex::new(Exchange {
-            yielded: None,
-            sent: None,
-            exit: Exit::Normal,
-        }));
+        let shared = Arc::new(Shared {
+            slot: Mutex::new(Slot {
+                yielded: None,
+                sent: None,
+            }),
+            yielded: AtomicBool::new(false),
+            sent: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
+        });
         let body = make(Yielder {
-            slot: Arc::clone(&slot),
+            shared: Arc::clone(&shared),
         });
         Core {
             body: Some(Box::pin(body)),
-            slot,
+            shared,
             started: false,
         }
     }
@@ -180,23 +221,27 @@ impl<F: Future, Y, S> Core<F, Y, S> {
             return Poll::Ready(None);
         };
         self.started = true;
+        let shared = &*self.shared;
         if let Some(value) = send.take() {
-            lock(&self.slot).sent = Some(value);
+            shared.lock().sent = Some(value);
+            shared.sent.store(true, Ordering::Release);
         }
         match body.as_mut().poll(cx) {
             Poll::Ready(output) => Poll::Ready(Some(Step::Complete(output))),
+            // Suspended at an `.await` other than `yield_!`: it will wake us.
+            Poll::Pending if !shared.yielded.load(Ordering::Acquire) => {
+                self.body = Some(body);
+                Poll::Pending
+            }
             Poll::Pending => {
-                let yielded = lock(&self.slot).yielded.take();
+                shared.yielded.store(false, Ordering::Relaxed);
+                let yielded = shared.lock().yielded.take();
                 self.body = Some(body);
                 match yielded {
                     Some(item) => Poll::Ready(Some(Step::Yielded(item))),
-                    None => Poll::Pending,
+                    None => unreachable!("anysync: a yield flagged without its value"),
                 }
             }
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
