@@ -1,45 +1,13 @@
 //! `.run()` on a plain thread allocates nothing per call after warm-up (a counting allocator
 //! proves it deterministically, without timing).
 
+mod counting;
+
 use anysync::{Coroutine, RunExt};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-/// Counts allocations made by the thread that opted in.
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the bookkeeping touches only const-initialised
-// thread-locals, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.try_with(Cell::get).unwrap_or(false) {
-            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use counting::allocations_in;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn allocations_in(f: impl FnOnce()) -> u64 {
-    COUNT.set(0);
-    COUNTING.set(true);
-    f();
-    COUNTING.set(false);
-    COUNT.get()
-}
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 fn add(a: u64, b: u64) -> Coroutine<impl Future<Output = u64> + Send> {
     Coroutine::new(async move {
