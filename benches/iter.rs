@@ -27,7 +27,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::runtime::{Handle, Runtime};
 
 mod harness;
 
@@ -215,18 +215,10 @@ fn main() {
     let mut b = Bench::from_args(101);
 
     // The anchors' runtime: the shape of anysync's global runtime (multi_thread, one worker).
-    let driven = Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("bench-driven")
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let driven = harness::driven_runtime();
     let dh = driven.handle().clone();
     // The user's current_thread runtime; its tasks run on this (main) thread.
-    let current = Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let current = harness::current_thread_runtime();
     let hop = HopServer::start(dh.clone());
 
     // Start anysync's global runtime and a background thread before anything is timed.

@@ -195,18 +195,10 @@ fn main() {
 
     // A driven runtime for the raw `Handle::block_on` anchor and the hop's target: the same
     // shape as anysync's global runtime (multi_thread, one worker, which drives timers/IO).
-    let driven = Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("bench-driven")
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let driven = harness::driven_runtime();
     let dh = driven.handle().clone();
     // A reused current_thread runtime, for `Runtime::block_on` and the current_thread rows.
-    let current = Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let current = harness::current_thread_runtime();
     // A user multi_thread runtime with as many workers as the machine has cores (2).
     let multi = Builder::new_multi_thread()
         .worker_threads(2)

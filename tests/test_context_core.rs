@@ -9,17 +9,15 @@ mod common;
 mod managers;
 
 use anysync::__private::{Handback, Yielder};
-use anysync::{AsyncContext, Context, Exit, Local};
+use anysync::{AsyncContext, Context, Exit};
 use common::Boom;
 use common::ctx::{ALL, Ctx};
 use managers::{
     ASYNC, Conn, Event, Log, panic_message, server, unique, within_async, within_sync as within,
 };
-use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -389,65 +387,6 @@ fn contexts_and_their_entering_futures_are_send_and_spawnable() {
         seen.lock().unwrap().take(),
         Some((vec![1, 8], Exit::Normal))
     );
-}
-
-/// A `?Send` body: `#[anysync::context(?Send)]`.
-fn shared(count: Rc<Cell<u32>>) -> Context<impl Future<Output = ()>, Rc<Cell<u32>>, Local> {
-    Context::local("shared", move |y: Y<Rc<Cell<u32>>>| async move {
-        count.set(count.get() + 1);
-        let count = y.hand_over(count).await;
-        tokio::task::yield_now().await;
-        count.set(count.get() + 10);
-    })
-}
-
-#[test]
-fn local_contexts_block_where_the_thread_may_and_panic_with_advice_elsewhere() {
-    for ctx in ALL {
-        let outcome = within(ctx, move || {
-            let count = Rc::new(Cell::new(0));
-            let entered = panic::catch_unwind(AssertUnwindSafe(|| {
-                let guard = shared(Rc::clone(&count)).enter().run();
-                guard.set(guard.get() + 100);
-            }));
-            let scoped = panic::catch_unwind(AssertUnwindSafe(|| {
-                shared(Rc::clone(&count)).scope(|c| c.get())
-            }));
-            (
-                entered.map_err(|p| panic_message(&*p)),
-                scoped.map_err(|p| panic_message(&*p)),
-                count.get(),
-            )
-        });
-        match outcome {
-            (Ok(()), Ok(seen), count) => {
-                assert!(!ctx.forbids_local(), "{ctx:?}");
-                assert_eq!((seen, count), (112, 122), "{ctx:?}");
-            }
-            (Err(a), Err(b), count) => {
-                assert!(ctx.forbids_local(), "{ctx:?}: {a}");
-                assert!(a.contains(".await") && b.contains(".await"), "{ctx:?}: {a}");
-                assert_eq!(count, 0, "{ctx:?}");
-            }
-            other => panic!("{ctx:?}: {other:?}"),
-        }
-    }
-}
-
-#[test]
-fn local_contexts_await_in_a_local_set() {
-    let count = Rc::new(Cell::new(0));
-    let rt = common::current_thread();
-    let seen = tokio::task::LocalSet::new().block_on(&rt, async {
-        let guard = shared(Rc::clone(&count)).enter().await;
-        guard.set(guard.get() + 100);
-        guard.exit().await;
-        let c = Rc::clone(&count);
-        tokio::task::spawn_local(shared(c).scope_async(async |c| c.get()))
-            .await
-            .unwrap()
-    });
-    assert_eq!((seen, count.get()), (112, 122));
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 use std::hint::black_box;
 use std::time::Duration;
+use tokio::runtime::{Builder, Runtime};
 
 /// One side of a comparison: runs `iters` operations and returns the time they took (the
 /// closure decides what is timed, so in-task sides can exclude the `yield_now` between calls).
@@ -339,4 +340,23 @@ pub(crate) fn percentile(values: &[f64], p: f64) -> f64 {
 
 pub(crate) fn median(values: &[f64]) -> f64 {
     percentile(values, 0.5)
+}
+
+/// A runtime of the global runtime's shape (multi_thread, one worker, which drives timers and
+/// IO): the anchors' driven runtime.
+pub(crate) fn driven_runtime() -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-driven")
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A user's current_thread runtime; its tasks run on the calling (main) thread.
+pub(crate) fn current_thread_runtime() -> Runtime {
+    Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
