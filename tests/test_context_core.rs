@@ -40,7 +40,7 @@ fn session(
     token: String,
     log: Log,
 ) -> Context<impl Future<Output = io::Result<()>> + Send, Conn> {
-    Context::new("session", move |y: Y<Conn>| async move {
+    Context::new("session", move |mut y: Y<Conn>| async move {
         let conn = Conn::open(addr, &token).await?;
         log.push(Event::Setup);
         let conn = y.hand_over(conn).await;
@@ -155,7 +155,7 @@ type Seen = Arc<std::sync::Mutex<Option<(Vec<u32>, Exit)>>>;
 
 /// A body that records what it was handed back, and how the block ended.
 fn recorder(seen: Seen) -> Context<impl Future<Output = ()> + Send, Vec<u32>> {
-    Context::new("recorder", move |y: Y<Vec<u32>>| async move {
+    Context::new("recorder", move |mut y: Y<Vec<u32>>| async move {
         let list = y.hand_over(vec![1]).await;
         *seen.lock().unwrap() = Some((list, y.exit_status()));
     })
@@ -215,7 +215,7 @@ fn yield_hands_back_the_value_with_the_blocks_changes_and_how_it_ended() {
 
 /// A body with a fallible teardown.
 fn flush(fail: bool) -> Context<impl Future<Output = Result<(), String>> + Send, u8> {
-    Context::new("flush", move |y: Y<u8>| async move {
+    Context::new("flush", move |mut y: Y<u8>| async move {
         let n = y.hand_over(0).await;
         if fail {
             return Err(format!("could not flush {n}"));
@@ -244,7 +244,7 @@ fn a_result_body_that_fails_before_yield_fails_entering_and_runs_nothing_more() 
     let a = Arc::clone(&after);
     let refuse = move || {
         let a = Arc::clone(&a);
-        Context::new("refuse", move |y: Y<u8>| async move {
+        Context::new("refuse", move |mut y: Y<u8>| async move {
             tokio::task::yield_now().await;
             Err::<(), _>("not today")?;
             y.hand_over(1).await;
@@ -273,7 +273,7 @@ fn never_yields_ok() -> Context<impl Future<Output = Result<(), io::Error>> + Se
 }
 
 fn yields_twice() -> Context<impl Future<Output = ()> + Send, u8> {
-    Context::new("yields_twice", move |y: Y<u8>| async move {
+    Context::new("yields_twice", move |mut y: Y<u8>| async move {
         let n = y.hand_over(1).await;
         y.hand_over(n).await;
     })
@@ -338,7 +338,7 @@ fn a_body_that_yields_twice_panics_at_exit_naming_the_function() {
 fn creating_or_dropping_an_unentered_context_runs_nothing() {
     let started = Arc::new(AtomicBool::new(false));
     let make = |started: Arc<AtomicBool>| {
-        Context::new("lazy", move |y: Y<()>| async move {
+        Context::new("lazy", move |mut y: Y<()>| async move {
             started.store(true, Ordering::SeqCst);
             y.hand_over(()).await;
         })
@@ -415,7 +415,7 @@ fn the_body_runs_where_the_bridge_polls_it_and_teardown_survives_thread_changes(
 
 /// A body whose teardown panics when the block panicked.
 fn fragile() -> Context<impl Future<Output = ()> + Send, ()> {
-    Context::new("fragile", move |y: Y<()>| async move {
+    Context::new("fragile", move |mut y: Y<()>| async move {
         y.hand_over(()).await;
         if y.exit_status().is_panicked() {
             panic!("cleanup failed too");

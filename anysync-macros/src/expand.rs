@@ -209,11 +209,11 @@ fn wrap_body(
     match args.kind {
         Kind::Coroutine => quote_spanned!(span=> #private::Coroutine::#constructor(#future)),
         Kind::Iterator => quote_spanned! {span=>
-            #krate::Iter::#constructor(move |#yielder: #private::Yielder<#item>| #future)
+            #krate::Iter::#constructor(move |mut #yielder: #private::Yielder<#item>| #future)
         },
         Kind::Generator => quote_spanned! {span=>
             #krate::Generator::#constructor(
-                move |#yielder: #private::Yielder<#item, #send>| #future
+                move |mut #yielder: #private::Yielder<#item, #send>| #future
             )
         },
         Kind::Blocking => unreachable!("`blocking::expand` handles blocking functions"),
@@ -222,7 +222,7 @@ fn wrap_body(
             quote_spanned! {span=>
                 #krate::Context::#constructor(
                     #name,
-                    move |#yielder: #private::Yielder<#item, #private::Handback<#item>>| #future
+                    move |mut #yielder: #private::Yielder<#item, #private::Handback<#item>>| #future
                 )
             }
         }

@@ -199,7 +199,7 @@ fn expand_attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenSt
 /// fn parse_all(
 ///     lines: &str,
 /// ) -> anysync::Iter<impl Future<Output = Result<(), ParseIntError>> + Send + '_, u32> {
-///     anysync::Iter::new(move |yielder: anysync::__private::Yielder<u32>| async move {
+///     anysync::Iter::new(move |mut yielder: anysync::__private::Yielder<u32>| async move {
 ///         for line in lines.lines() {
 ///             tokio::task::yield_now().await;
 ///             yielder.yield_(line.trim().parse()?).await;
@@ -210,9 +210,10 @@ fn expand_attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenSt
 /// # assert_eq!(parse_all("7").into_iter().next(), Some(Ok(7)));
 /// ```
 ///
-/// `yield_` leaves the value in a slot typed by the item, shared by the iterator and the body;
-/// the iterator polls the body, finds the value and hands it to the consumer. The body only
-/// runs when the consumer asks for the next item, so no item is produced and lost.
+/// `yield_` leaves the value in a slot typed by the item, shared by the iterator and the body
+/// (a one-value lock-free cell; the yielder is its only writer, since yielding takes
+/// `&mut`); the iterator polls the body, finds the value and hands it to the consumer. The
+/// body only runs when the consumer asks for the next item, so no item is produced and lost.
 ///
 /// # Rules for `yield_!`
 ///
@@ -284,7 +285,7 @@ pub fn iterator(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```
 /// fn running_total() -> anysync::Generator<impl Future<Output = ()> + Send, u64, u64> {
-///     anysync::Generator::new(move |yielder: anysync::__private::Yielder<u64, u64>| async move {
+///     anysync::Generator::new(move |mut yielder: anysync::__private::Yielder<u64, u64>| async move {
 ///         let mut total = 0;
 ///         loop {
 ///             if let Some(x) = yielder.yield_(total).await {

@@ -8,7 +8,7 @@
 //! thread exists.
 
 use crate::context;
-use crate::handoff::Job;
+use crate::raw::handoff::Job;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;

@@ -1,7 +1,8 @@
 //! The blocking bridge: drives a future to completion from synchronous code, wherever that is.
 
 use crate::context::{self, Context, Depth, Role};
-use crate::{global, handoff};
+use crate::global;
+use crate::raw::handoff;
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe, Location};

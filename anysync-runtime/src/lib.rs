@@ -5,6 +5,7 @@
 //! here that is public API. Its version is pinned exactly by `anysync`.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+#![deny(unsafe_code)]
 
 mod asyncgen;
 mod background;
@@ -13,9 +14,10 @@ mod context;
 mod coroutine;
 mod global;
 mod group;
-mod handoff;
 mod manager;
 mod pool;
+#[allow(unsafe_code)]
+mod raw;
 mod run;
 mod timeout;
 mod unblock;

@@ -9,51 +9,30 @@
 //! types and owned jointly by the driver and the yielder: no thread-local pointers, no
 //! lifetime erasure.
 //!
-//! The cost that remains per value is what safe code needs to share a typed slot: one
-//! allocation for the slot (next to the boxed body) and a lock on each side of each hand-over.
-//! Two flags, read and written only by the thread that is polling, let either side skip the
-//! lock when there is nothing for it: a resume without a sent value (every iterator step) and
-//! a poll that ended at an `.await` other than `yield_!`.
+//! The slot lives in `raw::exchange`: one single-producer single-consumer cell each way,
+//! whose ends are owned by the body's [`Yielder`] and by the [`Core`], so a hand-over costs a
+//! plain load and store instead of a lock (and one allocation per body, not per item).
 
+use crate::raw::exchange::{self, BodyEnd, DriverEnd};
 use std::future::Future;
+use std::mem;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 /// The body's handle for yielding: `yield_!(v)` becomes `yielder.yield_(v).await`.
 ///
 /// Only generated code names this type (`::anysync::__private`); user code cannot reach the
-/// yielder the macros create, because its identifier is hygienic.
+/// yielder the macros create, because its identifier is hygienic. Yielding takes `&mut self`,
+/// so a body has at most one `yield_!` in flight.
 pub struct Yielder<Y, S = ()> {
-    shared: Arc<Shared<Y, S>>,
-}
-
-/// What the driver and the body share.
-struct Shared<Y, S> {
-    slot: Mutex<Slot<Y, S>>,
-    /// Whether `slot.yielded` holds a value the driver has not taken.
-    yielded: AtomicBool,
-    /// Whether `slot.sent` holds a value the body has not taken.
-    sent: AtomicBool,
-    /// For context managers: whether the caller's block ended by panic.
-    panicked: AtomicBool,
-}
-
-struct Slot<Y, S> {
-    yielded: Option<Y>,
-    sent: Option<S>,
-}
-
-impl<Y, S> Shared<Y, S> {
-    fn lock(&self) -> MutexGuard<'_, Slot<Y, S>> {
-        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+    end: BodyEnd<Y, S>,
+    /// For context managers: how the caller's block ended, once it has.
+    exit: Exit,
 }
 
 impl<Y, S> Yielder<Y, S> {
     /// Hands `value` to the consumer; completes with what the consumer sends back.
-    pub fn yield_(&self, value: Y) -> YieldNow<'_, Y, S> {
+    pub fn yield_(&mut self, value: Y) -> YieldNow<'_, Y, S> {
         YieldNow {
             yielder: self,
             value: Some(value),
@@ -89,7 +68,7 @@ pub type Handback<T> = (T, Exit);
 impl<T> Yielder<T, Handback<T>> {
     /// A context manager's `yield_!(value)`: lends `value` to the caller's block and completes
     /// with it again when the block ends. [`exit_status`](Self::exit_status) then tells how.
-    pub fn hand_over(&self, value: T) -> HandOver<'_, T> {
+    pub fn hand_over(&mut self, value: T) -> HandOver<'_, T> {
         HandOver {
             inner: self.yield_(value),
         }
@@ -97,11 +76,7 @@ impl<T> Yielder<T, Handback<T>> {
 
     /// How the caller's block ended: [`Exit::Normal`] until the block has ended.
     pub fn exit_status(&self) -> Exit {
-        if self.shared.panicked.load(Ordering::Acquire) {
-            Exit::Panicked
-        } else {
-            Exit::Normal
-        }
+        self.exit
     }
 }
 
@@ -118,12 +93,7 @@ impl<T> Future for HandOver<'_, T> {
         match Pin::new(&mut self.inner).poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some((value, exit))) => {
-                let panicked = exit == Exit::Panicked;
-                self.inner
-                    .yielder
-                    .shared
-                    .panicked
-                    .store(panicked, Ordering::Release);
+                self.inner.yielder.exit = exit;
                 Poll::Ready(value)
             }
             // The context driver always hands the value back; a bare resume is a bug there.
@@ -135,7 +105,7 @@ impl<T> Future for HandOver<'_, T> {
 /// The future of [`Yielder::yield_`].
 #[must_use = "`yield_` does nothing unless awaited"]
 pub struct YieldNow<'a, Y, S> {
-    yielder: &'a Yielder<Y, S>,
+    yielder: &'a mut Yielder<Y, S>,
     value: Option<Y>,
 }
 
@@ -145,21 +115,25 @@ impl<Y, S> Future for YieldNow<'_, Y, S> {
     type Output = Option<S>;
 
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<S>> {
-        let shared = &*self.yielder.shared;
-        match self.value.take() {
+        let this = &mut *self;
+        let end = &mut this.yielder.end;
+        match this.value.take() {
             // First poll: leave the value for the driver. No wake-up is scheduled: the driver
             // returns the value to its consumer and polls the body again on the next request.
-            Some(value) => {
-                shared.lock().yielded = Some(value);
-                shared.yielded.store(true, Ordering::Release);
-                Poll::Pending
-            }
+            Some(value) => match end.put(value) {
+                Ok(()) => Poll::Pending,
+                // Only a `yield_` future dropped before the driver saw its item gets here, and
+                // generated code never drops one (it awaits each `yield_!` in place).
+                Err(_) => panic!(
+                    "anysync: a value was yielded while the previous one was still waiting for \
+                     the consumer (a `yield_` future was dropped unfinished)"
+                ),
+            },
+            // Polled again before the driver took the item (a combinator inside the body
+            // re-polled it): still suspended.
+            None if end.is_pending() => Poll::Pending,
             // Resumed: take what the driver sent, if anything (never, for an iterator).
-            None if shared.sent.load(Ordering::Acquire) => {
-                shared.sent.store(false, Ordering::Relaxed);
-                Poll::Ready(shared.lock().sent.take())
-            }
-            None => Poll::Ready(None),
+            None => Poll::Ready(end.receive()),
         }
     }
 }
@@ -174,38 +148,48 @@ pub(crate) enum Step<Y, R> {
 pub(crate) struct Core<F, Y, S> {
     /// `None` once the body completed or panicked: the core is then fused.
     body: Option<Pin<Box<F>>>,
-    shared: Arc<Shared<Y, S>>,
-    started: bool,
+    end: DriverEnd<Y, S>,
+    state: State,
+}
+
+/// Where a body that has not finished is suspended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not polled yet.
+    Fresh,
+    /// At a `yield_!`: it can receive a sent value.
+    AtYield,
+    /// At another `.await` (it will wake its waker), or after a resume that was cancelled
+    /// there.
+    Awaiting,
 }
 
 impl<F: Future, Y, S> Core<F, Y, S> {
     /// Creates the body lazily: `make` only builds the future; nothing in it runs yet.
     pub(crate) fn new(make: impl FnOnce(Yielder<Y, S>) -> F) -> Self {
-        let shared = Arc::new(Shared {
-            slot: Mutex::new(Slot {
-                yielded: None,
-                sent: None,
-            }),
-            yielded: AtomicBool::new(false),
-            sent: AtomicBool::new(false),
-            panicked: AtomicBool::new(false),
-        });
+        let (end, body_end) = exchange::pair();
         let body = make(Yielder {
-            shared: Arc::clone(&shared),
+            end: body_end,
+            exit: Exit::Normal,
         });
         Core {
             body: Some(Box::pin(body)),
-            shared,
-            started: false,
+            end,
+            state: State::Fresh,
         }
     }
 
     pub(crate) fn started(&self) -> bool {
-        self.started
+        self.state != State::Fresh || self.finished()
     }
 
     pub(crate) fn finished(&self) -> bool {
         self.body.is_none()
+    }
+
+    /// Whether the body is suspended at a `yield_!`, so that it can receive a sent value.
+    pub(crate) fn at_yield(&self) -> bool {
+        self.state == State::AtYield && !self.finished()
     }
 
     /// Resumes the body until it yields or completes; `send` is delivered on the first poll
@@ -215,33 +199,51 @@ impl<F: Future, Y, S> Core<F, Y, S> {
         cx: &mut Context<'_>,
         send: &mut Option<S>,
     ) -> Poll<Option<Step<Y, F::Output>>> {
-        // Taken out while polling: if the body panics, it is dropped during unwinding and the
-        // core stays finished instead of polling a panicked future again.
-        let Some(mut body) = self.body.take() else {
+        if let Some(value) = send.take() {
+            assert!(
+                self.at_yield(),
+                "anysync: a value sent to a body that is not waiting at a `yield_!`"
+            );
+            if self.end.send(value).is_err() {
+                // The `yield_!` the body is suspended at receives the last value as soon as it
+                // is polled, which is the first thing each resume does.
+                unreachable!("anysync: the body never received the previous sent value");
+            }
+        }
+        // If the body panics, the guard drops it during unwinding, which runs its cleanup
+        // then, and leaves the core finished instead of polling a panicked future again.
+        let fuse = Fuse(&mut self.body);
+        let Some(body) = fuse.0.as_mut() else {
+            mem::forget(fuse);
             return Poll::Ready(None);
         };
-        self.started = true;
-        let shared = &*self.shared;
-        if let Some(value) = send.take() {
-            shared.lock().sent = Some(value);
-            shared.sent.store(true, Ordering::Release);
-        }
-        match body.as_mut().poll(cx) {
-            Poll::Ready(output) => Poll::Ready(Some(Step::Complete(output))),
-            // Suspended at an `.await` other than `yield_!`: it will wake us.
-            Poll::Pending if !shared.yielded.load(Ordering::Acquire) => {
-                self.body = Some(body);
-                Poll::Pending
+        let poll = body.as_mut().poll(cx);
+        mem::forget(fuse);
+        match poll {
+            Poll::Ready(output) => {
+                self.body = None;
+                Poll::Ready(Some(Step::Complete(output)))
             }
-            Poll::Pending => {
-                shared.yielded.store(false, Ordering::Relaxed);
-                let yielded = shared.lock().yielded.take();
-                self.body = Some(body);
-                match yielded {
-                    Some(item) => Poll::Ready(Some(Step::Yielded(item))),
-                    None => unreachable!("anysync: a yield flagged without its value"),
+            Poll::Pending => match self.end.take() {
+                Some(item) => {
+                    self.state = State::AtYield;
+                    Poll::Ready(Some(Step::Yielded(item)))
                 }
-            }
+                // Suspended at an `.await` other than `yield_!`: it will wake us.
+                None => {
+                    self.state = State::Awaiting;
+                    Poll::Pending
+                }
+            },
         }
+    }
+}
+
+/// Drops the body it guards, unless forgotten: armed only while the body is polled.
+struct Fuse<'a, F>(&'a mut Option<Pin<Box<F>>>);
+
+impl<F> Drop for Fuse<'_, F> {
+    fn drop(&mut self) {
+        *self.0 = None;
     }
 }

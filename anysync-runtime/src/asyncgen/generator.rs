@@ -20,7 +20,10 @@ use std::task::{Context, Poll};
 ///   `next(g)` / `send(None)`).
 /// - `send(x)` resumes with `x`: the pending `yield_!` evaluates to `Some(x)`. A generator that
 ///   has not started is not suspended at a `yield_!`, so there is nothing to receive `x`:
-///   `send` then panics, like Python's `TypeError` (start it with `resume()` first).
+///   `send` then panics, like Python's `TypeError` (start it with `resume()` first). The same
+///   holds after a `resume()`/`send()` future was dropped while the body was at another
+///   `.await` (a timeout, `select!`): the body stays there, and the next `resume()` carries
+///   on from it; a `send` would panic (Python: `RuntimeError`).
 /// - When the body returns, its value (Python's `StopIteration.value`) is kept:
 ///   [`return_value`](Generator::return_value) borrows it and
 ///   [`into_return_value`](Generator::into_return_value) takes it.
@@ -161,7 +164,14 @@ impl<F: Future, Y, S, M> Generator<F, Y, S, M> {
 
     #[track_caller]
     fn resume_with(&mut self, send: Option<S>) -> Resume<'_, F, Y, S, M> {
-        if send.is_some() && !self.core.started() {
+        if send.is_some() && !self.core.finished() && !self.core.at_yield() {
+            if self.core.started() {
+                panic!(
+                    "anysync: `send` on a generator whose last resume was dropped before the \
+                     body reached a `yield_!`: no `yield_!` is waiting for the value. Finish \
+                     that step with `resume()` first (Python raises RuntimeError here)"
+                );
+            }
             panic!(
                 "anysync: `send` on a generator that has not started: no `yield_!` is waiting \
                  for the value. Start it with `resume()` first (Python raises TypeError here)"

@@ -1,4 +1,4 @@
-//! Lending a borrowed future to a background thread: the one module with `unsafe`.
+//! Lending a borrowed future to a background thread.
 //!
 //! Inside a current_thread runtime the caller's thread cannot drive a future (tokio panics
 //! with "Cannot start a runtime from within a runtime"), so `.run()` lends the future to a

@@ -1,0 +1,11 @@
+//! The only `unsafe` code in anysync, each piece behind a safe interface whose soundness
+//! does not depend on its callers. The crate root denies `unsafe_code` everywhere else.
+//!
+//! - [`handoff`]: lends a borrowed future to a background thread while the caller blocks
+//!   (a lifetime-erasing loan; needed to `.run()` non-`'static` futures inside a
+//!   current_thread runtime).
+//! - [`exchange`]: the lock-free one-value slots between a generator body and its driver
+//!   (a `Mutex` there cost 1.7× async-stream per item).
+
+pub(crate) mod exchange;
+pub(crate) mod handoff;
