@@ -84,6 +84,29 @@ fn sending_into_a_generator_that_has_not_started_panics_with_advice() {
     assert_eq!(g.resume().run(), Some(0), "and it still works");
 }
 
+/// A resume cancelled while the body sleeps leaves it at the sleep, not at a `yield_!`: a
+/// value sent then would have nowhere to go. `resume()` finishes the step; `send` works again
+/// once the body is back at a `yield_!`.
+#[test]
+fn a_resume_cancelled_mid_await_continues_and_refuses_a_send_until_the_next_yield() {
+    let rt = common::current_thread();
+    rt.block_on(async {
+        let mut g = running_total();
+        assert_eq!(g.resume().await, Some(0));
+        // The body receives 5, then sleeps 1 ms: the timeout drops the step there.
+        let cancelled = tokio::time::timeout(Duration::ZERO, g.send(5)).await;
+        assert!(cancelled.is_err(), "the step was still sleeping");
+        let message = panic::catch_unwind(AssertUnwindSafe(|| drop(g.send(9))))
+            .map_err(|payload| panic_message(&*payload))
+            .unwrap_err();
+        assert!(message.contains("resume()"), "{message}");
+        assert!(message.contains("not waiting") || message.contains("no `yield_!` is waiting"));
+        // Nothing was lost or duplicated: the 5 arrived once, the 9 never did.
+        assert_eq!(g.resume().await, Some(5), "the cancelled step carries on");
+        assert_eq!(g.send(2).await, Some(7), "and sends work again");
+    });
+}
+
 #[anysync::generator(item = String)]
 async fn words(text: &str) -> usize {
     let mut count = 0;

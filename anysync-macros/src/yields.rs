@@ -84,10 +84,8 @@ impl Visitor<'_> {
     // Output: {
     //             yield_!(@__anysync_resolve);  // no-op: resolves the user's path
     //             if false { break '__anysync_body ::anysync::__private::unreachable(); }
-    //             match value {
-    //                 v => __anysync_yielder.yield_(v).await  // iterators, generators
-    //                 v => __anysync_yielder.hand_over(v).await  // contexts
-    //             }
+    //             __anysync_yielder.yield_(value).await       // iterators, generators
+    //             __anysync_yielder.hand_over(value).await    // contexts
     //         }
     // and exit_status!() -> __anysync_yielder.exit_status()    // contexts only
     fn replace(&mut self, mac: &Macro) -> TokenStream {
@@ -142,15 +140,11 @@ impl Visitor<'_> {
                         break #label #krate::__private::unreachable();
                     }
                 };
-                // The value is bound first: a `yield_!` inside it borrows the yielder too.
-                let bound = Ident::new("__anysync_value", Span::mixed_site());
                 quote_spanned! {span=>
                     {
                         #resolve
                         #backstop
-                        match #value {
-                            #bound => #yielder.#method(#bound).await,
-                        }
+                        #yielder.#method(#value).await
                     }
                 }
             }
