@@ -334,6 +334,33 @@ fn a_body_that_yields_twice_panics_at_exit_naming_the_function() {
     );
 }
 
+/// `Context` implements the public `AsyncContext` trait, so its `setup` can be called by
+/// hand; a second call is refused by name instead of resuming the body without its value.
+#[test]
+fn calling_setup_twice_by_hand_panics_naming_the_context() {
+    let torn_down = Arc::new(AtomicBool::new(false));
+    let mut ctx = Context::new("by_hand", {
+        let torn_down = Arc::clone(&torn_down);
+        move |mut y: Y<u8>| async move {
+            let n = y.hand_over(1).await;
+            assert_eq!(n, 2, "the value handed back at teardown");
+            torn_down.store(true, Ordering::SeqCst);
+        }
+    });
+    let target = anysync::run(ctx.setup());
+    assert_eq!(target, 1);
+    let message = caught_message(|| drop(ctx.setup()));
+    assert!(
+        message.contains("context `by_hand` entered twice"),
+        "{message}"
+    );
+    anysync::run(ctx.teardown(target + 1, Exit::Normal));
+    assert!(
+        torn_down.load(Ordering::SeqCst),
+        "the refused setup broke nothing"
+    );
+}
+
 #[test]
 fn creating_or_dropping_an_unentered_context_runs_nothing() {
     let started = Arc::new(AtomicBool::new(false));

@@ -206,6 +206,97 @@ fn generators_are_send_when_their_parts_are() {
     assert_eq!(g.send(3).run(), Some(5));
 }
 
+#[anysync::generator(item = u32, send = u32)]
+async fn doubler() {
+    let mut x = 0;
+    while let Some(v) = yield_!(x * 2) {
+        x = v;
+    }
+}
+
+#[anysync::iterator(item = u32)]
+async fn up_to(n: u32) {
+    for i in 0..n {
+        yield_!(i);
+    }
+}
+
+/// Like the standard library's types, generators and iterators are unwind-safe when their
+/// bodies are, so `catch_unwind(|| ...)` takes them without `AssertUnwindSafe`.
+#[test]
+fn generators_and_iterators_are_unwind_safe_when_their_bodies_are() {
+    fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>(t: T) -> T {
+        t
+    }
+    let mut g = unwind_safe(doubler());
+    assert_eq!(g.resume().run(), Some(0));
+    let mut g = panic::catch_unwind(move || {
+        assert_eq!(g.send(4).run(), Some(8));
+        g
+    })
+    .unwrap();
+    assert_eq!(g.send(1).run(), Some(2));
+    let mut it = unwind_safe(up_to(2));
+    assert_eq!(
+        panic::catch_unwind(move || it.next().run()).unwrap(),
+        Some(0)
+    );
+}
+
+#[test]
+fn sending_into_a_finished_generator_gives_none() {
+    let mut g = running_total();
+    assert_eq!(g.resume().run(), Some(0));
+    assert_eq!(g.resume().run(), None, "a `None` ends the loop");
+    assert_eq!(
+        g.send(5).run(),
+        None,
+        "nothing to receive it: fused, like `resume`"
+    );
+    assert_eq!(g.return_value(), Some(&0));
+}
+
+/// A future that is pending once, waking itself: the body stops there for one resume.
+async fn pending_once() {
+    let mut pending = true;
+    std::future::poll_fn(move |cx| {
+        if std::mem::take(&mut pending) {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+}
+
+/// A body written by hand against the hidden constructor can poll a `yield_` future once and
+/// drop it. The value sent after that step must not reach a later `yield_`: each `yield_`
+/// receives only what was sent after its own item went out.
+#[test]
+fn a_hand_written_body_that_drops_a_yield_gets_no_stale_value() {
+    use anysync::__private::Yielder;
+    let mut g = anysync::Generator::new(|mut y: Yielder<u32, u32>| async move {
+        let first = y.yield_(1).await;
+        {
+            let mut abandoned = y.yield_(2);
+            assert!(futures::poll!(&mut abandoned).is_pending());
+        }
+        pending_once().await; // the driver takes the 2 here; `send(20)` resumes this
+        let third = y.yield_(3).await;
+        (first, third)
+    });
+    assert_eq!(g.resume().run(), Some(1));
+    assert_eq!(g.send(10).run(), Some(2));
+    assert_eq!(
+        g.send(20).run(),
+        Some(3),
+        "the 20 went to the abandoned `yield_`"
+    );
+    assert_eq!(g.send(30).run(), None);
+    assert_eq!(g.into_return_value(), Some((Some(10), Some(30))));
+}
+
 #[anysync::generator(item = std::rc::Rc<u32>, send = u32, ?Send)]
 async fn local_counter() {
     let mut n = 0;

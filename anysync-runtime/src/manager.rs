@@ -508,13 +508,10 @@ where
     #[track_caller]
     pub fn run(self) -> EnteredOf<C, SyncGuard<C>> {
         let Enter { mut context, .. } = self;
-        // Setup is awaited directly rather than through `start`: one state machine fewer on
-        // the path every blocking `enter` takes.
-        let (context, entered) = bridge::block_on_with(
-            move || async move {
-                let entered = context.setup().await;
-                (context, C::Output::split(entered))
-            },
+        // Setup runs directly rather than through `start`, and borrows the context instead of
+        // moving it through the future and back (copies of a just-written struct stall).
+        let entered = bridge::block_on_with(
+            || async { C::Output::split(context.setup().await) },
             Mobility::send(),
         );
         SyncGuard::entered(context, entered, teardown_send::<C>)
@@ -574,13 +571,7 @@ where
     #[track_caller]
     pub fn run(self) -> EnteredOf<C, SyncGuard<C>> {
         let Enter { mut context, .. } = self;
-        let (context, entered) = bridge::block_on_with(
-            move || async move {
-                let entered = context.setup().await;
-                (context, entered)
-            },
-            Mobility::Local,
-        );
+        let entered = bridge::block_on_with(|| context.setup(), Mobility::Local);
         SyncGuard::entered(context, C::Output::split(entered), teardown_local::<C>)
     }
 }
@@ -1040,7 +1031,6 @@ where
 #[must_use = "a context does nothing until it is entered: `.enter().run()`, `.enter().await`, `.scope(..)`"]
 pub struct Context<F, T, M = Sendable> {
     core: Core<F, T, Handback<T>>,
-    name: &'static str,
     mode: PhantomData<fn() -> M>,
 }
 
@@ -1054,8 +1044,7 @@ where
     #[doc(hidden)]
     pub fn new(name: &'static str, make: impl FnOnce(Yielder<T, Handback<T>>) -> F) -> Self {
         Context {
-            core: Core::new(make),
-            name,
+            core: Core::new(name, make),
             mode: PhantomData,
         }
     }
@@ -1139,8 +1128,7 @@ where
     #[doc(hidden)]
     pub fn local(name: &'static str, make: impl FnOnce(Yielder<T, Handback<T>>) -> F) -> Self {
         Context {
-            core: Core::new(make),
-            name,
+            core: Core::new(name, make),
             mode: PhantomData,
         }
     }
@@ -1213,6 +1201,11 @@ where
 
     /// Resumes the body until its `yield_!`.
     fn setup(&mut self) -> impl Future<Output = EnteredOf<Self, T>> {
+        assert!(
+            !self.core.started(),
+            "anysync: context `{}` entered twice; enter a fresh one (call the function again)",
+            self.core.name()
+        );
         poll_fn(|cx| {
             let step = ready!(self.core.poll_resume(cx, &mut None));
             Poll::Ready(match step {
@@ -1223,10 +1216,10 @@ where
                         "anysync: context `{}` returned without reaching `yield_!`; a \
                          `#[anysync::context]` body must reach `yield_!` exactly once (to fail \
                          setup, return an `Err` before it)",
-                        self.name
+                        self.core.name()
                     ),
                 },
-                None => unreachable!("anysync: context `{}` entered twice", self.name),
+                None => unreachable!("anysync: context `{}` entered twice", self.core.name()),
             })
         })
     }
@@ -1241,22 +1234,22 @@ where
                 Some(Step::Yielded(_)) => panic!(
                     "anysync: context `{}` reached `yield_!` twice; a `#[anysync::context]` \
                      body must reach `yield_!` exactly once",
-                    self.name
+                    self.core.name()
                 ),
-                None => unreachable!("anysync: context `{}` exited twice", self.name),
+                None => unreachable!("anysync: context `{}` exited twice", self.core.name()),
             })
         })
     }
 
     fn name(&self) -> &str {
-        self.name
+        self.core.name()
     }
 }
 
 impl<F: Future, T, M> fmt::Debug for Context<F, T, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("name", &self.name)
+            .field("name", &self.core.name())
             .field("started", &self.core.started())
             .field("finished", &self.core.finished())
             .finish_non_exhaustive()

@@ -16,14 +16,17 @@
 use crate::raw::exchange::{self, BodyEnd, DriverEnd};
 use std::future::Future;
 use std::mem;
+use std::panic::UnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// The body's handle for yielding: `yield_!(v)` becomes `yielder.yield_(v).await`.
 ///
-/// Only generated code names this type (`::anysync::__private`); user code cannot reach the
-/// yielder the macros create, because its identifier is hygienic. Yielding takes `&mut self`,
-/// so a body has at most one `yield_!` in flight.
+/// Only generated code names this type (`::anysync::__private`): the yielder the macros
+/// create has a hygienic name, so a macro body cannot reach it except through `yield_!`. A
+/// body written by hand against the hidden constructors can do anything with it, and nothing
+/// here relies on it not to. Yielding takes `&mut self`, so a body has at most one `yield_!`
+/// in flight.
 pub struct Yielder<Y, S = ()> {
     end: BodyEnd<Y, S>,
     /// For context managers: how the caller's block ended, once it has.
@@ -96,8 +99,11 @@ impl<T> Future for HandOver<'_, T> {
                 self.inner.yielder.exit = exit;
                 Poll::Ready(value)
             }
-            // The context driver always hands the value back; a bare resume is a bug there.
-            Poll::Ready(None) => unreachable!("anysync: a context body resumed without its value"),
+            // The context driver hands the value back at teardown; only a second `setup` on an
+            // entered context resumes it bare.
+            Poll::Ready(None) => {
+                panic!("anysync: a context body was resumed without its value: `setup` ran twice")
+            }
         }
     }
 }
@@ -110,6 +116,9 @@ pub struct YieldNow<'a, Y, S> {
 }
 
 impl<Y, S> Unpin for YieldNow<'_, Y, S> {}
+// A panic cannot leave the yielder half-updated: it only holds an exchange end and a `Copy`
+// status. (Without this, `&mut` would make every body, and so every iterator, unwind-unsafe.)
+impl<Y: UnwindSafe, S> UnwindSafe for YieldNow<'_, Y, S> {}
 
 impl<Y, S> Future for YieldNow<'_, Y, S> {
     type Output = Option<S>;
@@ -120,15 +129,23 @@ impl<Y, S> Future for YieldNow<'_, Y, S> {
         match this.value.take() {
             // First poll: leave the value for the driver. No wake-up is scheduled: the driver
             // returns the value to its consumer and polls the body again on the next request.
-            Some(value) => match end.put(value) {
-                Ok(()) => Poll::Pending,
-                // Only a `yield_` future dropped before the driver saw its item gets here, and
-                // generated code never drops one (it awaits each `yield_!` in place).
-                Err(_) => panic!(
-                    "anysync: a value was yielded while the previous one was still waiting for \
-                     the consumer (a `yield_` future was dropped unfinished)"
-                ),
-            },
+            Some(value) => {
+                // A value sent to an earlier `yield_` future that was dropped unfinished (only
+                // a hand-written body can do that) is not this one's to receive.
+                drop(end.receive());
+                match end.put(value) {
+                    Ok(()) => Poll::Pending,
+                    // Likewise: only a hand-written body that dropped a `yield_` future before
+                    // the driver took its item gets here (generated code awaits each in place).
+                    Err(item) => {
+                        drop(item);
+                        panic!(
+                            "anysync: a value was yielded while the previous one was still \
+                             waiting for the consumer (a `yield_` future was dropped unfinished)"
+                        )
+                    }
+                }
+            }
             // Polled again before the driver took the item (a combinator inside the body
             // re-polled it): still suspended.
             None if end.is_pending() => Poll::Pending,
@@ -146,10 +163,16 @@ pub(crate) enum Step<Y, R> {
 
 /// Drives a body future: resumes it, collects what it yields, and remembers when it is done.
 pub(crate) struct Core<F, Y, S> {
-    /// `None` once the body completed or panicked: the core is then fused.
-    body: Option<Pin<Box<F>>>,
-    end: DriverEnd<Y, S>,
+    /// Owns the body (dropped once it completed or panicked: the core is then fused) and the
+    /// core's state, in one allocation; the core itself is one pointer.
+    end: DriverEnd<Y, S, Driver, F>,
+}
+
+/// What the core keeps beside the body.
+struct Driver {
     state: State,
+    /// What the body is called in messages (a context's function name).
+    name: &'static str,
 }
 
 /// Where a body that has not finished is suspended.
@@ -166,30 +189,43 @@ enum State {
 
 impl<F: Future, Y, S> Core<F, Y, S> {
     /// Creates the body lazily: `make` only builds the future; nothing in it runs yet.
-    pub(crate) fn new(make: impl FnOnce(Yielder<Y, S>) -> F) -> Self {
-        let (end, body_end) = exchange::pair();
-        let body = make(Yielder {
-            end: body_end,
-            exit: Exit::Normal,
-        });
-        Core {
-            body: Some(Box::pin(body)),
-            end,
+    pub(crate) fn new(name: &'static str, make: impl FnOnce(Yielder<Y, S>) -> F) -> Self {
+        let driver = Driver {
             state: State::Fresh,
-        }
+            name,
+        };
+        let end = exchange::new(driver, |end| {
+            make(Yielder {
+                end,
+                exit: Exit::Normal,
+            })
+        });
+        Core { end }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.end.data().name
+    }
+
+    fn state(&self) -> State {
+        self.end.data().state
+    }
+
+    fn set_state(&mut self, state: State) {
+        self.end.data_mut().state = state;
     }
 
     pub(crate) fn started(&self) -> bool {
-        self.state != State::Fresh || self.finished()
+        self.state() != State::Fresh || self.finished()
     }
 
     pub(crate) fn finished(&self) -> bool {
-        self.body.is_none()
+        !self.end.has_body()
     }
 
     /// Whether the body is suspended at a `yield_!`, so that it can receive a sent value.
     pub(crate) fn at_yield(&self) -> bool {
-        self.state == State::AtYield && !self.finished()
+        self.state() == State::AtYield && !self.finished()
     }
 
     /// Resumes the body until it yields or completes; `send` is delivered on the first poll
@@ -199,6 +235,11 @@ impl<F: Future, Y, S> Core<F, Y, S> {
         cx: &mut Context<'_>,
         send: &mut Option<S>,
     ) -> Poll<Option<Step<Y, F::Output>>> {
+        if self.finished() {
+            // Fused: a value sent now has nobody to receive it.
+            *send = None;
+            return Poll::Ready(None);
+        }
         if let Some(value) = send.take() {
             assert!(
                 self.at_yield(),
@@ -212,26 +253,25 @@ impl<F: Future, Y, S> Core<F, Y, S> {
         }
         // If the body panics, the guard drops it during unwinding, which runs its cleanup
         // then, and leaves the core finished instead of polling a panicked future again.
-        let fuse = Fuse(&mut self.body);
-        let Some(body) = fuse.0.as_mut() else {
-            mem::forget(fuse);
-            return Poll::Ready(None);
+        let fuse = Fuse(&mut self.end);
+        let Some(body) = fuse.0.body() else {
+            unreachable!("anysync: a finished body was polled");
         };
-        let poll = body.as_mut().poll(cx);
+        let poll = body.poll(cx);
         mem::forget(fuse);
         match poll {
             Poll::Ready(output) => {
-                self.body = None;
+                self.end.drop_body();
                 Poll::Ready(Some(Step::Complete(output)))
             }
             Poll::Pending => match self.end.take() {
                 Some(item) => {
-                    self.state = State::AtYield;
+                    self.set_state(State::AtYield);
                     Poll::Ready(Some(Step::Yielded(item)))
                 }
                 // Suspended at an `.await` other than `yield_!`: it will wake us.
                 None => {
-                    self.state = State::Awaiting;
+                    self.set_state(State::Awaiting);
                     Poll::Pending
                 }
             },
@@ -240,10 +280,10 @@ impl<F: Future, Y, S> Core<F, Y, S> {
 }
 
 /// Drops the body it guards, unless forgotten: armed only while the body is polled.
-struct Fuse<'a, F>(&'a mut Option<Pin<Box<F>>>);
+struct Fuse<'a, Y, S, D, F>(&'a mut DriverEnd<Y, S, D, F>);
 
-impl<F> Drop for Fuse<'_, F> {
+impl<Y, S, D, F> Drop for Fuse<'_, Y, S, D, F> {
     fn drop(&mut self) {
-        *self.0 = None;
+        self.0.drop_body();
     }
 }

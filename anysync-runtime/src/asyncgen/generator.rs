@@ -66,7 +66,7 @@ impl<F: Future, Y, S> Generator<F, Y, S> {
     #[doc(hidden)]
     pub fn new(make: impl FnOnce(Yielder<Y, S>) -> F) -> Self {
         Generator {
-            core: Core::new(make),
+            core: Core::new("", make),
             returned: None,
             mode: PhantomData,
         }
@@ -78,7 +78,7 @@ impl<F: Future, Y, S> Generator<F, Y, S, Local> {
     #[doc(hidden)]
     pub fn local(make: impl FnOnce(Yielder<Y, S>) -> F) -> Self {
         Generator {
-            core: Core::new(make),
+            core: Core::new("", make),
             returned: None,
             mode: PhantomData,
         }

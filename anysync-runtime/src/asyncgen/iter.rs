@@ -103,7 +103,7 @@ where
     #[doc(hidden)]
     pub fn new(make: impl FnOnce(Yielder<T>) -> F) -> Self {
         Iter {
-            core: Core::new(make),
+            core: Core::new("", make),
             mode: PhantomData,
         }
     }
@@ -118,7 +118,7 @@ where
     #[doc(hidden)]
     pub fn local(make: impl FnOnce(Yielder<T>) -> F) -> Self {
         Iter {
-            core: Core::new(make),
+            core: Core::new("", make),
             mode: PhantomData,
         }
     }
