@@ -62,9 +62,9 @@ where
     match context::detect() {
         // The plain path keeps no count: a nested `.run()` sees the global runtime entered.
         Context::Plain => drive(global::handle(), make()),
-        Context::Origin(handle) => {
+        Context::Origin => {
             let _depth = Depth::enter();
-            drive(&handle, make())
+            context::with_origin_handle(|handle| drive(handle, make()))
         }
         Context::InPlace(handle) => {
             let _depth = Depth::enter();

@@ -66,12 +66,34 @@ pub(crate) fn with_origin<R>(origin: Handle, f: impl FnOnce() -> R) -> R {
         fn drop(&mut self) {
             let previous = self.0.take();
             update(|facts| facts.has_origin = previous.is_some());
-            ORIGIN.set(previous);
+            ORIGIN.with_borrow_mut(|slot| *slot = previous);
         }
     }
-    let _restore = Restore(ORIGIN.replace(Some(origin)));
+    let _restore = Restore(ORIGIN.with_borrow_mut(|slot| slot.replace(origin)));
     update(|facts| facts.has_origin = true);
     f()
+}
+
+/// Runs `f` with the origin handle of this thread (see [`with_origin`]), lent rather than
+/// cloned: a `.run()` inside an `unblock` closure pays no reference count for it. The handle
+/// is out of its slot while `f` runs; nothing reads it then, since every `.run()` inside `f`
+/// is nested (`Depth`) and so never asks for the origin.
+pub(crate) fn with_origin_handle<R>(f: impl FnOnce(&Handle) -> R) -> R {
+    struct PutBack(Option<Handle>);
+    impl Drop for PutBack {
+        fn drop(&mut self) {
+            let origin = self.0.take();
+            update(|facts| facts.has_origin = origin.is_some());
+            // `with_borrow_mut`, not `LocalKey::set`, which measured as a third of this path
+            // (it builds and drops a whole `RefCell` to assign through).
+            ORIGIN.with_borrow_mut(|slot| *slot = origin);
+        }
+    }
+    let lent = PutBack(ORIGIN.with_borrow_mut(Option::take));
+    match &lent.0 {
+        Some(handle) => f(handle),
+        None => unreachable!("anysync: origin fact set without an origin handle"),
+    }
 }
 
 /// Counts one `.run()` in progress on this thread for as long as it lives, also on unwind.
@@ -99,8 +121,9 @@ impl Drop for Depth {
 #[derive(Debug)]
 pub(crate) enum Context {
     /// A thread that `unblock` started, outside any `.run()`: poll in place with the handle of
-    /// the runtime that called `unblock` (tokio allows `Handle::block_on` there).
-    Origin(Handle),
+    /// the runtime that called `unblock` (tokio allows `Handle::block_on` there); see
+    /// [`with_origin_handle`].
+    Origin,
     /// No tokio runtime: poll in place with the global handle.
     Plain,
     /// A multi_thread runtime, or nested inside another `.run()` on this thread: poll in place
@@ -132,11 +155,8 @@ pub(crate) enum Context {
 pub(crate) fn detect() -> Context {
     let facts = FACTS.get();
     let nested = facts.depth > 0;
-    if !nested
-        && facts.has_origin
-        && let Some(origin) = ORIGIN.with_borrow(Option::clone)
-    {
-        return Context::Origin(origin);
+    if !nested && facts.has_origin {
+        return Context::Origin;
     }
     match Handle::try_current() {
         Err(_) => Context::Plain,
