@@ -230,6 +230,9 @@ impl<F: Future, Y, S> Core<F, Y, S> {
 
     /// Resumes the body until it yields or completes; `send` is delivered on the first poll
     /// as the result of the `yield_!` the body is suspended at. `None` once finished.
+    // Inlined into each `poll`/`poll_next`: a call here measured 1.1-1.17x async-stream per
+    // item, inlined 1.00x (benches/iter.rs).
+    #[inline]
     pub(crate) fn poll_resume(
         &mut self,
         cx: &mut Context<'_>,
