@@ -225,20 +225,7 @@ fn main() {
     numbers(3).into_iter().for_each(drop);
     in_task(&current, || numbers(3).into_iter().for_each(drop));
 
-    let cpus = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Cpus_allowed_list"))
-                .map(|l| l.split_whitespace().last().unwrap_or("?").to_owned())
-        })
-        .unwrap_or_else(|| "?".into());
-    println!(
-        "anysync iterator/generator benchmarks: {} rounds{}, allowed CPUs {cpus}, available_parallelism {}",
-        b.rounds,
-        if b.quick { " (quick)" } else { "" },
-        thread::available_parallelism().map_or(0, |n| n.get()),
-    );
+    b.header("iterator/generator", "");
 
     // ---- 1. plain thread ----------------------------------------------------------------
     let n = b.n(100_000);
@@ -381,6 +368,20 @@ fn main() {
 
     // ---- 4. async ------------------------------------------------------------------------
     let n = b.n(100_000);
+    let stream_next = || {
+        side("`stream!` + `StreamExt::next().await`", n, |n| {
+            current.block_on(async move {
+                let start = Instant::now();
+                let mut t = Tally::new();
+                let mut s = pin!(anchor_stream(n));
+                while let Some(x) = s.next().await {
+                    t.add(x);
+                }
+                t.check(n);
+                start.elapsed()
+            })
+        })
+    };
     b.paired(
         ASYNC,
         "`it.next().await` vs `stream!` + `StreamExt::next`",
@@ -397,18 +398,7 @@ fn main() {
                 start.elapsed()
             })
         }),
-        side("`stream!` + `StreamExt::next().await`", n, |n| {
-            current.block_on(async move {
-                let start = Instant::now();
-                let mut t = Tally::new();
-                let mut s = pin!(anchor_stream(n));
-                while let Some(x) = s.next().await {
-                    t.add(x);
-                }
-                t.check(n);
-                start.elapsed()
-            })
-        }),
+        stream_next(),
     );
     b.paired(
         ASYNC,
@@ -426,18 +416,7 @@ fn main() {
                 start.elapsed()
             })
         }),
-        side("`stream!` + `StreamExt::next().await`", n, |n| {
-            current.block_on(async move {
-                let start = Instant::now();
-                let mut t = Tally::new();
-                let mut s = pin!(anchor_stream(n));
-                while let Some(x) = s.next().await {
-                    t.add(x);
-                }
-                t.check(n);
-                start.elapsed()
-            })
-        }),
+        stream_next(),
     );
 
     // ---- 5. generator --------------------------------------------------------------------

@@ -241,20 +241,7 @@ fn main() {
         }
         start.elapsed().as_nanos() as f64 / n as f64
     };
-    let cpus = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Cpus_allowed_list"))
-                .map(|l| l.split_whitespace().last().unwrap_or("?").to_owned())
-        })
-        .unwrap_or_else(|| "?".into());
-    println!(
-        "anysync `.run()` benchmarks: {} rounds{}, allowed CPUs {cpus}, available_parallelism {}, Instant::now {instant_ns:.1} ns",
-        b.rounds,
-        if b.quick { " (quick)" } else { "" },
-        thread::available_parallelism().map_or(0, |n| n.get()),
-    );
+    b.header("`.run()`", &format!(", Instant::now {instant_ns:.1} ns"));
 
     // ---- plain thread -------------------------------------------------------------------
     let n = b.n(20_000);

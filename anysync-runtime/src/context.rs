@@ -57,20 +57,30 @@ pub(crate) fn depth() -> u32 {
     FACTS.get().depth
 }
 
+/// Puts `origin` in this thread's origin slot, keeping the `has_origin` fact in step, and
+/// returns what was there. `with_borrow_mut`, not `LocalKey::set`/`replace`, which measured
+/// as a third of a `.run()` inside an `unblock` closure (they build and drop a whole
+/// `RefCell` to assign through).
+#[inline]
+fn swap_origin(origin: Option<Handle>) -> Option<Handle> {
+    update(|facts| facts.has_origin = origin.is_some());
+    ORIGIN.with_borrow_mut(|slot| std::mem::replace(slot, origin))
+}
+
+/// Puts a handle back in the origin slot when dropped, also on unwind.
+struct RestoreOrigin(Option<Handle>);
+
+impl Drop for RestoreOrigin {
+    fn drop(&mut self) {
+        swap_origin(self.0.take());
+    }
+}
+
 /// Runs `f` on this thread as a closure handed over by the runtime `origin`: a `.run()`
 /// inside `f` executes its future on `origin` (asyncer's `syncify`), so resources bound to
 /// that runtime keep working.
 pub(crate) fn with_origin<R>(origin: Handle, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Handle>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            update(|facts| facts.has_origin = previous.is_some());
-            ORIGIN.with_borrow_mut(|slot| *slot = previous);
-        }
-    }
-    let _restore = Restore(ORIGIN.with_borrow_mut(|slot| slot.replace(origin)));
-    update(|facts| facts.has_origin = true);
+    let _restore = RestoreOrigin(swap_origin(Some(origin)));
     f()
 }
 
@@ -79,17 +89,8 @@ pub(crate) fn with_origin<R>(origin: Handle, f: impl FnOnce() -> R) -> R {
 /// is out of its slot while `f` runs; nothing reads it then, since every `.run()` inside `f`
 /// is nested (`Depth`) and so never asks for the origin.
 pub(crate) fn with_origin_handle<R>(f: impl FnOnce(&Handle) -> R) -> R {
-    struct PutBack(Option<Handle>);
-    impl Drop for PutBack {
-        fn drop(&mut self) {
-            let origin = self.0.take();
-            update(|facts| facts.has_origin = origin.is_some());
-            // `with_borrow_mut`, not `LocalKey::set`, which measured as a third of this path
-            // (it builds and drops a whole `RefCell` to assign through).
-            ORIGIN.with_borrow_mut(|slot| *slot = origin);
-        }
-    }
-    let lent = PutBack(ORIGIN.with_borrow_mut(Option::take));
+    // Taken without touching `has_origin`: the thread still has its origin, only lent.
+    let lent = RestoreOrigin(ORIGIN.with_borrow_mut(Option::take));
     match &lent.0 {
         Some(handle) => f(handle),
         None => unreachable!("anysync: origin fact set without an origin handle"),

@@ -106,6 +106,25 @@ impl Bench {
         }
     }
 
+    /// Prints what was run where: rounds, the CPUs this process may use (pin with
+    /// `taskset -c 0`), and `extra`.
+    pub(crate) fn header(&self, what: &str, extra: &str) {
+        let cpus = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Cpus_allowed_list"))
+                    .map(|l| l.split_whitespace().last().unwrap_or("?").to_owned())
+            })
+            .unwrap_or_else(|| "?".into());
+        println!(
+            "anysync {what} benchmarks: {} rounds{}, allowed CPUs {cpus}, available_parallelism {}{extra}",
+            self.rounds,
+            if self.quick { " (quick)" } else { "" },
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+        );
+    }
+
     /// Scales an iteration count down in quick mode.
     pub(crate) fn n(&self, iters: u64) -> u64 {
         if self.quick {
