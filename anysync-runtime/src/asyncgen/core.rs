@@ -250,8 +250,15 @@ impl<F: Future, Y, S> Core<F, Y, S> {
             );
             if self.end.send(value).is_err() {
                 // The `yield_!` the body is suspended at receives the last value as soon as it
-                // is polled, which is the first thing each resume does.
-                unreachable!("anysync: the body never received the previous sent value");
+                // is polled, which is the first thing each resume does. Only a yielder used
+                // outside its body's polls (moved to another thread through the hidden
+                // constructors) can yield again without receiving it.
+                panic!(
+                    "anysync: a value was sent to a generator body that never received the \
+                     previous one: its `Yielder` is used outside the body's own polls (moved to \
+                     another thread or task?). Use a yielder only inside the body it was made \
+                     for, through `yield_!`"
+                );
             }
         }
         // If the body panics, the guard drops it during unwinding, which runs its cleanup
@@ -288,5 +295,47 @@ struct Fuse<'a, Y, S, D, F>(&'a mut DriverEnd<Y, S, D, F>);
 impl<Y, S, D, F> Drop for Fuse<'_, Y, S, D, F> {
     fn drop(&mut self) {
         self.0.drop_body();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::poll_fn;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::task::Waker;
+
+    /// Regression test: a yielder used outside its body's polls (a hand-written body that
+    /// moved it to another thread) can yield again before it received the last sent value;
+    /// the driver's next send hit an `unreachable!`. This plays that interleaving on one
+    /// thread: the body puts an item on every poll and never receives.
+    #[test]
+    fn a_yielder_that_skips_its_sent_value_gets_a_panic_with_advice() {
+        let mut core = Core::new("racy", |mut yielder: Yielder<u32, u32>| {
+            poll_fn(move |_| {
+                // What another thread's `yield_` may do between two resumes.
+                let _ = yielder.end.put(7);
+                Poll::<()>::Pending
+            })
+        });
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut resume = |send: Option<u32>| {
+            let mut send = send;
+            matches!(
+                core.poll_resume(&mut cx, &mut send),
+                Poll::Ready(Some(Step::Yielded(7)))
+            )
+        };
+        assert!(resume(None));
+        assert!(resume(Some(1)), "the 1 waits in the slot, never received");
+        let payload = panic::catch_unwind(AssertUnwindSafe(|| resume(Some(2))))
+            .expect_err("a second send cannot be delivered");
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        assert!(message.contains("`Yielder` is used outside"), "{message}");
+        assert!(message.contains("`yield_!`"), "{message}");
     }
 }
