@@ -64,10 +64,11 @@
 
 #[doc(inline)]
 pub use anysync_runtime::{
-    AsyncContext, AsyncGuard, Blocking, CancelToken, Context, ContextOutput, Coroutine, Elapsed,
-    Enter, EnterFuture, EnteredOf, Exit, Generator, GeneratorIter, IntoIter, ItemOf, Iter,
-    IterOutput, Joined, Local, Next, Pool, Prefetch, PrefetchIter, PrefetchNext, Resume, RunExt,
-    Sendable, Soon, SyncGuard, TaskGroup, Unblock, run, task_group, unblock, unblock_cancellable,
+    AsyncContext, AsyncGuard, Blocking, CancelToken, Config, ConfigError, Context, ContextOutput,
+    Coroutine, Elapsed, Enter, EnterFuture, EnteredOf, Exit, Generator, GeneratorIter, IntoIter,
+    ItemOf, Iter, IterOutput, Joined, Local, Next, Pool, Prefetch, PrefetchIter, PrefetchNext,
+    Resume, RunExt, Sendable, Soon, SyncGuard, TaskGroup, Unblock, run, task_group, unblock,
+    unblock_cancellable,
 };
 
 #[doc(inline)]

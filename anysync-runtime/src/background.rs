@@ -47,6 +47,9 @@ fn spawn(job: Job) -> Result<(), Job> {
     let serving = Arc::clone(&worker);
     let spawned = thread::Builder::new()
         .name(THREAD_NAME.into())
+        // A lent future must have the stack it would have had in place (issue: a future that
+        // needed 3 MiB ran on `main` and overflowed std's default 2 MiB here).
+        .stack_size(crate::config::settings().stack_size)
         .spawn(move || serve(&serving));
     match spawned {
         Ok(_) => Ok(()),

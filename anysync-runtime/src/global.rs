@@ -30,6 +30,8 @@ fn build() -> Runtime {
     Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name(THREAD_NAME)
+        // Its worker and blocking threads poll what `.run()` and `unblock` hand them.
+        .thread_stack_size(crate::config::settings().stack_size)
         .on_thread_start(context::mark_runtime_thread)
         .enable_all()
         .build()

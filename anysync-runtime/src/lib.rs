@@ -10,6 +10,7 @@
 mod asyncgen;
 mod background;
 mod bridge;
+mod config;
 mod context;
 mod coroutine;
 mod global;
@@ -26,6 +27,7 @@ pub use asyncgen::core::Exit;
 pub use asyncgen::generator::{Generator, GeneratorIter, Resume};
 pub use asyncgen::iter::{IntoIter, ItemOf, Iter, IterOutput, Next};
 pub use asyncgen::prefetch::{Prefetch, PrefetchIter, PrefetchNext};
+pub use config::{Config, ConfigError};
 pub use coroutine::{Coroutine, Local, Sendable};
 pub use group::{Joined, Soon, TaskGroup, task_group};
 pub use manager::{

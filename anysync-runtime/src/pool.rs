@@ -229,6 +229,7 @@ fn enqueue(shared: &Arc<Shared>, run: Box<dyn FnOnce() + Send>) -> u64 {
         let serving = Arc::clone(shared);
         let spawned = thread::Builder::new()
             .name(THREAD_NAME.into())
+            .stack_size(crate::config::settings().stack_size)
             .spawn(move || work(&serving));
         if let Err(error) = spawned {
             state.threads -= 1;
