@@ -94,8 +94,14 @@ where
             }
             lend(make, mobility, caller, "a current_thread runtime")
         }
+        // Only `Send` work can complete here; `lend` touches no thread-local of ours with a
+        // destructor (only `FACTS`, which has none, was read to get here).
+        Context::Exiting => lend(Some(make), mobility, caller, EXITING),
     }
 }
+
+/// Where [`Context::Exiting`] is, in the `?Send` advice.
+const EXITING: &str = "a thread-local destructor that runs after tokio's own";
 
 /// Whether the calling thread may wait on a std primitive for work done on the global
 /// runtime. Not on a multi_thread runtime's worker (it may be the global runtime's own, whose
@@ -145,6 +151,14 @@ fn lend<M, T>(make: Option<M>, mobility: Mobility<M, T>, caller: &Location<'_>, 
                  started (the OS refused to spawn a thread)"
             ),
         },
+        // Panicking inside a thread-local destructor aborts the process; this message is
+        // printed first, and the README documents the case.
+        Mobility::Local if place == EXITING => panic!(
+            "anysync: `.run()` at {caller} cannot run inside {place}: this thread is exiting, \
+             no runtime can be entered on it any more, and the future is not `Send`, so it \
+             cannot move to a background thread. Make the future `Send` (drop `?Send` from the \
+             attribute), or do this work before the thread exits"
+        ),
         Mobility::Local => panic!(
             "anysync: `.run()` at {caller} cannot block inside {place}: the future is not \
              `Send`, so it cannot move to a background thread, and tokio forbids blocking this \

@@ -132,6 +132,10 @@ pub(crate) enum Context {
     InPlace(Handle),
     /// A current_thread runtime: lend the future to a background thread.
     CurrentThread,
+    /// A thread-local's destructor running after tokio's own thread-locals are gone: no
+    /// runtime can be entered on this thread any more (tokio panics, and a panic there aborts
+    /// the process), so the future is lent to a background thread.
+    Exiting,
 }
 
 /// Tells where `.run()` was called.
@@ -145,6 +149,7 @@ pub(crate) enum Context {
 /// | a task of the global runtime (something a `.run()` future spawned) | flavor is multi_thread | as above: `block_in_place` hands the global worker to another thread |
 /// | `LocalSet` on a multi_thread runtime | `block_in_place` refuses (silently caught) | lends the future to a background thread; a `?Send` future panics with advice |
 /// | current_thread runtime: root future, task, `LocalSet`, `enter()` guard, `spawn_blocking` | flavor is current_thread | lends the future to a background thread, which polls it with the global handle; a `?Send` future polls in place where tokio allows it and otherwise panics with advice |
+/// | a thread-local destructor that runs after tokio's (the thread is exiting) | `Handle::try_current()` says tokio's thread-locals are destroyed | lends the future to a background thread, touching no thread-local of ours that has a destructor; a `?Send` future cannot run (the panic that says so aborts, as any panic there does) |
 ///
 /// `Handle::try_current()` alone cannot tell whether blocking is allowed (RUNTIME-FACTS.md:
 /// it answers `Ok` both where `Handle::block_on` panics and where it works), and tokio offers
@@ -160,6 +165,8 @@ pub(crate) fn detect() -> Context {
         return Context::Origin;
     }
     match Handle::try_current() {
+        // Entering any runtime here would panic inside a thread-local destructor: an abort.
+        Err(error) if error.is_thread_local_destroyed() => Context::Exiting,
         Err(_) => Context::Plain,
         Ok(handle) if nested || handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
             Context::InPlace(handle)

@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::time::Sleep;
 
 /// The error of a `run_timeout` whose future did not finish in time.
@@ -54,21 +54,23 @@ pin_project! {
     pub(crate) struct Timeout<F> {
         #[pin]
         future: F,
+        // Made at the first poll, not in `new`: making a timer enters a runtime, which the
+        // calling thread may not be able to (a thread-local destructor after tokio's own), and
+        // the first poll happens where anysync drives the future.
         #[pin]
-        sleep: Sleep,
+        sleep: Option<Sleep>,
+        // `None`: so far away that it never comes (what `Instant + Duration` overflows to).
+        deadline: Option<Instant>,
         timeout: Duration,
     }
 }
 
 impl<F: Future> Timeout<F> {
     pub(crate) fn new(future: F, timeout: Duration) -> Self {
-        // The timer belongs to the global runtime, whose worker always drives it: the caller's
-        // runtime (if any) may have no timer, or may be the one `.run()` is about to block.
-        let _enter = global::handle().enter();
-        let sleep = tokio::time::sleep(timeout);
         Timeout {
             future,
-            sleep,
+            sleep: None,
+            deadline: Instant::now().checked_add(timeout),
             timeout,
         }
     }
@@ -78,15 +80,25 @@ impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        match this.sleep.poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed {
+        let Some(deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
+        if this.sleep.is_none() {
+            // The timer belongs to the global runtime, whose worker always drives it: the
+            // caller's runtime (if any) may have no timer, or may be the one `.run()` blocks.
+            let _enter = global::handle().enter();
+            this.sleep
+                .set(Some(tokio::time::sleep_until(deadline.into())));
+        }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(Elapsed {
                 timeout: *this.timeout,
             })),
-            Poll::Pending => Poll::Pending,
+            _ => Poll::Pending,
         }
     }
 }
