@@ -156,7 +156,7 @@ pub(crate) fn new<Y, S, D, F>(
     let inner = NonNull::from(Box::leak(inner));
     // The driver end exists first, without a body: should `make` panic, dropping both ends
     // frees the allocation.
-    let mut driver = DriverEnd {
+    let driver = DriverEnd {
         inner,
         owns: PhantomData,
     };
