@@ -61,6 +61,8 @@
 //! callers may be either, and for sync code that cannot know where it runs.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+// All of anysync's `unsafe` lives in `anysync-runtime/src/raw/`; the compiler checks that.
+#![forbid(unsafe_code)]
 
 #[doc(inline)]
 pub use anysync_runtime::{

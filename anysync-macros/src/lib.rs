@@ -1,5 +1,8 @@
 //! Procedural macros for anysync. Depend on `anysync`, which re-exports them.
 
+// All of anysync's `unsafe` lives in `anysync-runtime/src/raw/`; the compiler checks that.
+#![forbid(unsafe_code)]
+
 mod args;
 mod blocking;
 mod error;
