@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Handle, Runtime};
 
 /// Long enough that only a bug (a deadlock) reaches it; never a measurement.
-const PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Waits until `flag` is set, failing the test instead of hanging if it never is.
 fn eventually(what: &str, flag: &AtomicBool) {
