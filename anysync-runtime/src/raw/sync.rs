@@ -24,7 +24,7 @@ mod std_impl {
     use std::sync::PoisonError;
     use std::time::Duration;
 
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread::{self, Thread};
 
@@ -114,7 +114,7 @@ mod loom_impl {
     use std::sync::PoisonError;
     use std::time::Duration;
 
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     /// `loom::thread`, with [`current`](thread::current) giving the [`Thread`] below.
