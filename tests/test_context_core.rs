@@ -451,6 +451,7 @@ fn fragile() -> Context<impl Future<Output = ()> + Send, ()> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "re-runs the test binary; Miri cannot spawn processes")]
 fn a_body_that_panics_in_teardown_while_unwinding_is_reported_by_its_function_name() {
     // An abort would take the whole test process down, so the scenario runs in a child.
     let out = managers::rerun("fragile_teardown_child");

@@ -243,6 +243,7 @@ fn teardown_runs_on_panic_sees_it_and_the_panic_keeps_its_payload_in_every_conte
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "re-runs the test binary; Miri cannot spawn processes")]
 fn a_teardown_that_needs_the_runtime_runs_on_panic_in_every_context() {
     // Guards dropped by a panic, sync and async, whose teardown needs a live runtime (a timer,
     // `tokio::spawn`, closing a TCP connection), in every calling context. A regression here
@@ -650,6 +651,7 @@ fn a_body_that_reaches_yield_twice_panics_at_exit_naming_the_function() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "re-runs the test binary; Miri cannot spawn processes")]
 fn a_teardown_panic_while_unwinding_is_reported_by_function_name_and_does_not_abort() {
     // An abort would take the whole test process down, so the scenario runs in a child.
     let out = managers::rerun("fragile_teardown_child");

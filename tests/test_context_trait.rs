@@ -706,6 +706,7 @@ fn a_teardown_panic_outside_unwinding_propagates_from_drop_and_exit() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "re-runs the test binary; Miri cannot spawn processes")]
 fn a_teardown_panic_while_unwinding_is_reported_and_does_not_abort() {
     // An abort would take the whole test process down, so the scenario runs in a child.
     let test = "teardown_panic_while_unwinding_child";
@@ -774,6 +775,7 @@ fn guards_and_contexts_are_send_when_their_parts_are() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "re-runs the test binary; Miri cannot spawn processes")]
 fn unwinding_teardown_as_the_first_in_place_block_does_not_break_later_runs() {
     // Regression: the bridge installs its quiet panic hook on the first in-place block, and std
     // panics when a panicking thread touches the hook; done from a guard's teardown during

@@ -72,6 +72,7 @@ fn plain_thread_polls_on_the_caller_thread_without_a_runtime_of_its_own() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "re-runs the test binary; Miri cannot spawn processes")]
 fn background_thread_is_reused_across_sequential_calls() {
     // Regression (flaky): the idle background threads are shared by the whole process, and the
     // most recently idle one goes to whoever asks first. The other tests of this binary lend
@@ -429,6 +430,7 @@ fn coroutine_adds_nothing_to_the_future_size() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "re-runs the test binary; Miri cannot spawn processes")]
 fn blocking_warning_is_opt_in_and_printed_once() {
     const CHILD: &str = "ANYSYNC_TEST_WARNING_CHILD";
     if std::env::var_os(CHILD).is_some() {
@@ -534,6 +536,7 @@ fn a_user_panic_raised_inside_block_in_place_is_not_mistaken_for_tokios_refusal(
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "re-runs the test binary; Miri cannot spawn processes")]
 fn run_inside_a_panic_hook_in_a_local_set_does_not_abort() {
     // Regression (review finding): a panic while a panic hook runs aborts the process, and
     // tokio's refusal inside a `LocalSet` is a panic. Inside a hook, `.run()` lends instead.
