@@ -541,16 +541,39 @@ async fn fact_run(n: u64) -> u64 {
     if n <= 1 { 1 } else { n * fact_run(n - 1).run() }
 }
 
+/// A generic coroutine's future is `Send` only per instantiation, which its own body cannot
+/// rely on while it is being defined (E0283): `Send` asks for the check at the definition,
+/// which makes recursion through `.run()` and `Box::pin(..).await` compile again.
+#[anysync::coroutine(Send)]
+async fn sum_run<T: Copy + Into<u64> + Send + Sync>(values: &[T]) -> u64 {
+    match values.split_first() {
+        None => 0,
+        Some((first, rest)) => (*first).into() + sum_run(rest).run(),
+    }
+}
+
+#[anysync::coroutine(Send)]
+async fn sum_boxed<T: Copy + Into<u64> + Send + Sync>(values: &[T]) -> u64 {
+    match values.split_first() {
+        None => 0,
+        Some((first, rest)) => (*first).into() + Box::pin(sum_boxed(rest)).await,
+    }
+}
+
 #[test]
 fn recursion() {
     assert_eq!(fact_boxed(10).run(), 3_628_800);
     assert_eq!(fact_run(5).run(), 120);
+    assert_eq!(sum_run(&[1_u8, 2, 3]).run(), 6);
+    assert_eq!(sum_boxed(&[4_u32, 5]).run(), 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn recursion_await() {
     assert_eq!(fact_boxed(6).await, 720);
     assert_eq!(fact_run(4).await, 24);
+    assert_eq!(sum_run(&[1_u16, 2]).await, 3);
+    assert_eq!(sum_boxed(&[7_u8]).await, 7);
 }
 
 // ---------------------------------------------------------------------------------------

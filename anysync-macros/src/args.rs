@@ -48,9 +48,10 @@ impl Kind {
 
     fn accepted(self) -> &'static str {
         match self {
-            Kind::Coroutine | Kind::Blocking => "`?Send` or `crate = \"...\"`",
-            Kind::Iterator | Kind::Context => "`item = Type`, `?Send` or `crate = \"...\"`",
-            Kind::Generator => "`item = Type`, `send = Type`, `?Send` or `crate = \"...\"`",
+            Kind::Blocking => "`?Send` or `crate = \"...\"`",
+            Kind::Coroutine => "`Send`, `?Send` or `crate = \"...\"`",
+            Kind::Iterator | Kind::Context => "`item = Type`, `Send`, `?Send` or `crate = \"...\"`",
+            Kind::Generator => "`item = Type`, `send = Type`, `Send`, `?Send` or `crate = \"...\"`",
         }
     }
 }
@@ -60,6 +61,9 @@ pub(crate) struct Args {
     pub(crate) kind: Kind,
     /// `?Send`: the future need not be `Send`; the result uses the `Local` mode.
     pub(crate) local: bool,
+    /// `Send`: check at the definition that the future is `Send`, also for a generic
+    /// function (whose future is otherwise `Send` exactly when its instantiation is).
+    pub(crate) send_bound: bool,
     /// The path generated code starts with: `::anysync`, or the `crate = "..."` path.
     pub(crate) krate: TokenStream,
     /// `item = T`: what `yield_!` hands out (iterators, generators, contexts).
@@ -76,6 +80,7 @@ impl Args {
         Args {
             kind,
             local: false,
+            send_bound: false,
             krate: quote!(::anysync),
             item: None,
             send: None,
@@ -89,7 +94,8 @@ impl Args {
 pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
     let mut args = Args::new(kind);
     let mut errors = Errors::default();
-    let mut seen_send = false;
+    // `Send` or `?Send`, and the tokens that said it.
+    let mut seen_send: Option<TokenStream> = None;
     let mut seen_crate = false;
     // Type arguments given with an invalid value: already reported, not "missing" as well.
     let mut attempted = Vec::new();
@@ -103,14 +109,19 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                         quote!(#question #name),
                         "unknown argument `?{name}`; did you mean `?Send`"
                     ));
-                } else if seen_send {
-                    errors.push(format_err!(
-                        quote!(#question #name),
-                        "duplicate argument `?Send`"
-                    ));
+                } else if let Some(earlier) = &seen_send {
+                    errors.push(send_conflict(quote!(#question #name), earlier));
                 } else {
-                    seen_send = true;
+                    seen_send = Some(quote!(#question #name));
                     args.local = true;
+                }
+            } else if kind != Kind::Blocking && input.peek(Ident) && is_send(input) {
+                let name: Ident = input.parse()?;
+                if let Some(earlier) = &seen_send {
+                    errors.push(send_conflict(quote!(#name), earlier));
+                } else {
+                    seen_send = Some(quote!(#name));
+                    args.send_bound = true;
                 }
             } else if input.peek(Token![crate]) {
                 let key: Token![crate] = input.parse()?;
@@ -163,7 +174,7 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                 let unknown = skip_to_comma(input);
                 let message = if unknown.to_string() == "Send" {
                     format!(
-                        "{} is `Send` by default; write `?Send` to opt out",
+                        "{} is `Send` whenever its arguments are; write `?Send` to opt out",
                         kind.attr()
                     )
                 } else {
@@ -195,6 +206,30 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
         args.inert = true;
     }
     (args, errors)
+}
+
+/// Whether the next argument is exactly `Send` (followed by a comma or the end).
+fn is_send(input: ParseStream<'_>) -> bool {
+    let fork = input.fork();
+    fork.parse::<Ident>().is_ok_and(|name| name == "Send")
+        && (fork.is_empty() || fork.peek(Token![,]))
+}
+
+/// `Send` or `?Send` given twice, or both.
+fn send_conflict(tokens: TokenStream, earlier: &TokenStream) -> syn::Error {
+    if tokens.to_string() == earlier.to_string() {
+        format_err!(
+            tokens,
+            "duplicate argument `{}`",
+            tokens.to_string().replace(' ', "")
+        )
+    } else {
+        format_err!(
+            tokens,
+            "`Send` and `?Send` contradict each other; keep one: `Send` checks at the definition \
+             that the future is `Send`, `?Send` allows a future that is not"
+        )
+    }
 }
 
 /// If the next argument is `item = ..` or `send = ..` and `kind` accepts it, its slot.

@@ -27,7 +27,8 @@ pub(crate) fn expand(model: Model) -> TokenStream {
         }
         Input::Fn(mut item) => {
             let prefix = lifetime::fresh_prefix(|v| v.visit_item_fn(&item));
-            expand_fn(&args, &mut item.sig, &mut item.block, &[], &prefix);
+            let owner = Owner::Unknown;
+            expand_fn(&args, &mut item.sig, &mut item.block, owner, &[], &prefix);
             item.into_token_stream()
         }
         Input::Impl(item) => expand_impl(&args, item),
@@ -67,16 +68,82 @@ fn expand_impl(args: &Args, mut item: ItemImpl) -> TokenStream {
             impl_lifetimes.push(lifetime);
         }
     }
+    let owner = Owner::Impl {
+        generic: has_type_or_const_params(&item.generics),
+    };
     for impl_item in &mut item.items {
         if let ImplItem::Fn(method) = impl_item
             && method.sig.asyncness.is_some()
             && !parse::has_own_attribute(&method.attrs)
         {
             let (sig, block) = (&mut method.sig, &mut method.block);
-            expand_fn(args, sig, block, &impl_lifetimes, &prefix);
+            expand_fn(args, sig, block, owner, &impl_lifetimes, &prefix);
         }
     }
     item.into_token_stream()
+}
+
+/// Where the function being expanded is defined, as far as the attribute can see.
+#[derive(Clone, Copy)]
+enum Owner {
+    /// The attribute is on the function itself: it may be a free function or a method of an
+    /// impl block the attribute cannot see.
+    Unknown,
+    /// A method of an impl block with the attribute, generic or not.
+    Impl { generic: bool },
+}
+
+/// Whether the future's `Send` can depend on how the function is instantiated: the function
+/// or its impl block has type or const parameters, or the function takes `impl Trait`
+/// arguments (lifetimes do not count). Such a future is left to be `Send` exactly when its
+/// instantiation is, as a plain `async fn`'s is; any other future is always `Send` or never,
+/// and is checked at the definition. `#[..(Send)]` asks for that check in every case.
+///
+/// With the attribute on a method alone, the impl block's parameters are out of sight: a
+/// method whose signature or body names `Self` (a receiver does) counts as generic.
+fn follows_generics(args: &Args, sig: &Signature, block: &Block, owner: Owner) -> bool {
+    if args.send_bound {
+        return false;
+    }
+    let own = has_type_or_const_params(&sig.generics) || {
+        let mut finder = ImplTraitFinder(false);
+        for input in &sig.inputs {
+            syn::visit::Visit::visit_fn_arg(&mut finder, input);
+        }
+        finder.0
+    };
+    own || match owner {
+        Owner::Impl { generic } => generic,
+        Owner::Unknown => {
+            sig.receiver().is_some()
+                || mentions_self(sig.to_token_stream())
+                || mentions_self(block.to_token_stream())
+        }
+    }
+}
+
+fn has_type_or_const_params(generics: &syn::Generics) -> bool {
+    generics
+        .params
+        .iter()
+        .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)))
+}
+
+/// Finds `impl Trait` in argument types.
+struct ImplTraitFinder(bool);
+
+impl<'ast> syn::visit::Visit<'ast> for ImplTraitFinder {
+    fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+        self.0 = true;
+    }
+}
+
+fn mentions_self(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        proc_macro2::TokenTree::Ident(ident) => ident == "Self",
+        proc_macro2::TokenTree::Group(group) => mentions_self(group.stream()),
+        _ => false,
+    })
 }
 
 /// Turns an `async fn` into a `fn` returning a `Coroutine` of the same future.
@@ -107,14 +174,17 @@ fn expand_impl(args: &Args, mut item: ItemImpl) -> TokenStream {
 // Like `async fn`, every argument is moved into the future when the function is called and
 // dropped when the future completes or is dropped; no code of the body runs before the
 // first poll. With `?Send`: no `Send` bound, `Coroutine<.., ::anysync::Local>` and
-// `Coroutine::local`.
+// `Coroutine::local`. Generic functions get no `Send` bound either (see `follows_generics`):
+// their future is `Send` whenever the instantiation's is, and `.run()` asks for it.
 fn expand_fn(
     args: &Args,
     sig: &mut Signature,
     block: &mut Block,
+    owner: Owner,
     impl_lifetimes: &[Lifetime],
     prefix: &str,
 ) {
+    let send_bound = !args.local && !follows_generics(args, sig, block, owner);
     let async_span = sig
         .asyncness
         .take()
@@ -169,7 +239,7 @@ fn expand_fn(
         brace_token: block.brace_token,
         stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(body), None)],
     };
-    sig.output = return_type(args, &sig.output, &captured, async_span);
+    sig.output = return_type(args, &sig.output, &captured, send_bound, async_span);
 }
 
 /// The body inside the value the attribute returns.
@@ -302,7 +372,8 @@ fn captured_lifetimes(
 
 /// `-> T` becomes `-> ::anysync::Coroutine<impl Future<Output = T> + Send + Captures<'a>..>`,
 /// or `Iter<impl Future<..>, Item>`, `Generator<impl Future<..>, Item, Send>`,
-/// `Context<impl Future<..>, Item>` (each with `, ::anysync::Local` for `?Send`).
+/// `Context<impl Future<..>, Item>` (each with `, ::anysync::Local` for `?Send`). `+ Send`
+/// only with `send_bound`.
 ///
 /// All of it but `T` and the lifetimes is spanned at the user's `async`, so errors about the
 /// returned future ("future cannot be sent between threads safely") point there rather than
@@ -311,6 +382,7 @@ fn return_type(
     args: &Args,
     output: &ReturnType,
     captured: &[Lifetime],
+    send_bound: bool,
     async_span: Span,
 ) -> ReturnType {
     let krate = respan(args.krate.clone(), async_span);
@@ -318,7 +390,7 @@ fn return_type(
         ReturnType::Default => (Token![->](async_span), quote_spanned!(async_span=> ())),
         ReturnType::Type(arrow, ty) => (*arrow, ty.into_token_stream()),
     };
-    let send = (!args.local).then(|| quote_spanned!(async_span=> + #krate::__private::Send));
+    let send = send_bound.then(|| quote_spanned!(async_span=> + #krate::__private::Send));
     let capture_bounds = captured
         .iter()
         .map(|lifetime| quote_spanned!(async_span=> + #krate::__private::Captures<#lifetime>));

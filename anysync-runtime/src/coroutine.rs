@@ -113,11 +113,11 @@ impl<F, M> Coroutine<F, M> {
     }
 }
 
-impl<F> Coroutine<F>
-where
-    F: Future + Send,
-    F::Output: Send,
-{
+// The `Send` bounds are on each method, not on the impl: for a coroutine whose future is
+// `Send` only for some instantiations (a generic `#[anysync::coroutine]`), calling `.run()`
+// on another one is then rustc's E0277 naming the type that is not `Send`, rather than
+// "method exists but its trait bounds were not satisfied".
+impl<F: Future> Coroutine<F> {
     /// Blocks the calling thread until the future completes, and returns its output.
     ///
     /// Works from any thread and context (plain threads, inside current_thread and
@@ -134,7 +134,11 @@ where
     /// assert_eq!(c.run(), 42);
     /// ```
     #[track_caller]
-    pub fn run(self) -> F::Output {
+    pub fn run(self) -> F::Output
+    where
+        F: Send,
+        F::Output: Send,
+    {
         bridge::block_on_send(self.future)
     }
 
@@ -148,7 +152,11 @@ where
     /// assert!(slow.run_timeout(Duration::from_millis(10)).is_err());
     /// ```
     #[track_caller]
-    pub fn run_timeout(self, timeout: Duration) -> Result<F::Output, Elapsed> {
+    pub fn run_timeout(self, timeout: Duration) -> Result<F::Output, Elapsed>
+    where
+        F: Send,
+        F::Output: Send,
+    {
         bridge::block_on_send(Timeout::new(self.future, timeout))
     }
 }
