@@ -2,7 +2,7 @@
 //! (`.run()` from blocking code, `.await` from async code), in this edition-2024 crate.
 //! `tests/edition2021` proves the same expansions in an edition-2021 crate.
 
-use anysync::{Coroutine, RunExt};
+use anysync::{Coroutine, RunExt, yield_};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -698,4 +698,51 @@ mod sizes {
         );
         assert_eq!(anysync::run(inner), anysync::run(bare_future));
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Signatures that compile as a plain `async fn` compile with the attribute.
+
+/// Regression test: `ref mut` in a parameter pattern was E0596 (the hidden argument the
+/// pattern binds from was not mutable).
+#[anysync::coroutine]
+async fn push_twice(ref mut v: Vec<u8>, (mut a, b): (u8, u8)) -> Vec<u8> {
+    tokio::task::yield_now().await;
+    a += 1;
+    v.push(a);
+    v.push(b);
+    v.clone()
+}
+
+/// Regression test: `-> !` was E0658 ("the `!` type is experimental"): the attribute wrote
+/// `Output = !`.
+#[anysync::coroutine]
+async fn give_up(why: &str) -> ! {
+    tokio::task::yield_now().await;
+    panic!("gave up: {why}")
+}
+
+/// Regression test: an iterator's `yield_!(x)` was `Option<()>`, so it could not be the tail
+/// of a `for` body or a `match` arm next to `()`.
+#[anysync::iterator(item = u32)]
+async fn evens_and_odds(v: Vec<u32>) {
+    for x in v.iter().copied() {
+        yield_!(x)
+    }
+    for x in v {
+        match x % 2 {
+            0 => yield_!(x * 10),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn signatures_that_compile_as_async_fn_compile_with_the_attribute() {
+    assert_eq!(push_twice(vec![9], (1, 3)).run(), [9, 2, 3]);
+    let payload = std::panic::catch_unwind(|| give_up("on purpose").run()).unwrap_err();
+    let message = payload.downcast_ref::<String>().map(String::as_str);
+    assert_eq!(message, Some("gave up: on purpose"));
+    let items: Vec<u32> = evens_and_odds(vec![1, 2, 4]).into_iter().collect();
+    assert_eq!(items, [1, 2, 4, 20, 40]);
 }

@@ -203,6 +203,7 @@ fn expand_fn(
         lifetime::OutputLifetimes(output_lifetime).visit_return_type_mut(&mut sig.output);
     }
     let captured = captured_lifetimes(sig, &elided.mentioned, impl_lifetimes);
+    name_never(&mut sig.output, &args.krate);
 
     let moves = move_arguments(sig);
 
@@ -328,6 +329,8 @@ pub(crate) fn typed_body(
     };
     let ret = Ident::new("__anysync_ret", Span::mixed_site());
     quote! {
+        // For `-> !` this `return` of a `!` is unreachable; the lint must not reach the user.
+        #[allow(unreachable_code)]
         if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#ty> {
             return #ret;
         }
@@ -336,6 +339,18 @@ pub(crate) fn typed_body(
         let #ret: #ty = #label { #(#stmts)* };
         #[allow(unreachable_code)]
         #ret
+    }
+}
+
+/// `-> !` becomes `-> ::anysync::__private::Never`, the same type under a name stable Rust
+/// accepts where the attribute writes it (`Output = !` and `let _: ! = ..` are E0658).
+fn name_never(output: &mut ReturnType, krate: &TokenStream) {
+    if let ReturnType::Type(_, ty) = output
+        && let Type::Never(never) = &**ty
+    {
+        let span = never.bang_token.span;
+        let krate = respan(krate.clone(), span);
+        **ty = Type::Verbatim(quote_spanned!(span=> #krate::__private::Never));
     }
 }
 
@@ -421,7 +436,7 @@ fn return_type(
 // Input:  (&self, key: &str, mut n: u32, (a, b): (u8, u8), _: Guard, #[cfg(x)] c: u8)
 // Output: (&self, key: &str, n: u32, __arg2: (u8, u8), __arg3: Guard, #[cfg(x)] c: u8)
 //         let _ = &self; let key = key; let mut n = n;
-//         let __arg2 = __arg2; let (a, b) = __arg2; let __arg3 = __arg3; #[cfg(x)] let c = c;
+//         let mut __arg2 = __arg2; let (a, b) = __arg2; let mut __arg3 = __arg3; #[cfg(x)] let c = c;
 //
 // `__argN` is `Span::mixed_site()`: the body cannot name it or clash with it. Attributes of
 // a parameter (`#[cfg]`, lints) are copied onto its statements so a cfg'd-out parameter
@@ -446,11 +461,22 @@ pub(crate) fn move_arguments(sig: &mut Signature) -> Vec<TokenStream> {
                 ..
             }) => {
                 let mutability = mutability.take();
-                moves.push(quote!(#(#attrs)* let #mutability #ident = #ident;));
+                // `_name` is the user's way to say "unused"; moving it into the future is
+                // ours, so the lints about using or rebinding it must not fire on it.
+                let underscore = ident.to_string().starts_with('_').then(|| {
+                    quote!(#[allow(
+                        clippy::used_underscore_binding,
+                        clippy::no_effect_underscore_binding
+                    )])
+                });
+                moves.push(quote!(#(#attrs)* #underscore let #mutability #ident = #ident;));
             }
             pat => {
                 let name = format_ident!("__arg{}", i, span = Span::mixed_site());
-                moves.push(quote!(#(#attrs)* let #name = #name;));
+                // Mutable, for a `ref mut` binding in the pattern (`ref mut v: Vec<u8>`), as
+                // `async fn` allows; the hidden name is mixed-site, so the lint never fires on
+                // user code.
+                moves.push(quote!(#(#attrs)* #[allow(unused_mut)] let mut #name = #name;));
                 if !matches!(pat, Pat::Wild(_)) {
                     moves.push(quote!(#(#attrs)* let #pat = #name;));
                 }

@@ -84,9 +84,13 @@ impl Visitor<'_> {
     // Output: {
     //             yield_!(@__anysync_resolve);  // no-op: resolves the user's path
     //             if false { break '__anysync_body ::anysync::__private::unreachable(); }
-    //             __anysync_yielder.yield_(value).await       // iterators, generators
-    //             __anysync_yielder.hand_over(value).await    // contexts
+    //             __anysync_yielder.yield_(value).await       // generators: `Option<S>`
+    //             __anysync_yielder.hand_over(value).await    // contexts: the value back
+    //             __anysync_yielder.yield_(value).await;      // iterators: `()`
     //         }
+    //
+    // An iterator's `yield_!` is a statement-like `()` (it receives nothing), so that
+    // `for x in v { yield_!(x) }` and `match` arms with a `yield_!` type-check as written.
     // and exit_status!() -> __anysync_yielder.exit_status()    // contexts only
     fn replace(&mut self, mac: &Macro) -> TokenStream {
         let Rewrite {
@@ -140,11 +144,13 @@ impl Visitor<'_> {
                         break #label #krate::__private::unreachable();
                     }
                 };
+                // Iterators receive nothing: `()`, not the `Option<()>` that `yield_` returns.
+                let unit = (*kind == Kind::Iterator).then(|| quote_spanned!(span=> ;));
                 quote_spanned! {span=>
                     {
                         #resolve
                         #backstop
-                        #yielder.#method(#value).await
+                        #yielder.#method(#value).await #unit
                     }
                 }
             }
