@@ -57,6 +57,7 @@ impl Kind {
 }
 
 /// Parsed arguments of an attribute.
+#[derive(Clone)]
 pub(crate) struct Args {
     pub(crate) kind: Kind,
     /// `?Send`: the future need not be `Send`; the result uses the `Local` mode.
@@ -101,8 +102,25 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
     let mut attempted = Vec::new();
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         while !input.is_empty() {
+            if input.peek(Token![,]) {
+                // `(,)`, `(?Send,,)`: a separator with nothing before it.
+                let comma: Token![,] = input.parse()?;
+                errors.push(format_err!(
+                    comma,
+                    "expected an argument before this `,`: {}",
+                    kind.accepted()
+                ));
+                continue;
+            }
             if input.peek(Token![?]) {
                 let question: Token![?] = input.parse()?;
+                if input.is_empty() || input.peek(Token![,]) {
+                    errors.push(format_err!(question, "expected `?Send` after `?`"));
+                    if !input.is_empty() {
+                        let _: Token![,] = input.parse()?;
+                    }
+                    continue;
+                }
                 let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
                 if name != "Send" {
                     errors.push(format_err!(
@@ -125,7 +143,17 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                 }
             } else if input.peek(Token![crate]) {
                 let key: Token![crate] = input.parse()?;
-                let _: Token![=] = input.parse()?;
+                let Some(eq) = input.parse::<Option<Token![=]>>()? else {
+                    let rest = skip_to_comma(input);
+                    errors.push(format_err!(
+                        quote!(#key #rest),
+                        "`crate` expects a path in a string, like `crate = \"my_crate::anysync\"`"
+                    ));
+                    if !input.is_empty() {
+                        let _: Token![,] = input.parse()?;
+                    }
+                    continue;
+                };
                 if input.peek(LitStr) {
                     let lit: LitStr = input.parse()?;
                     if seen_crate {
@@ -145,19 +173,34 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                     }
                 } else {
                     let value = skip_to_comma(input);
+                    // Point at the value if there is one, else at `crate =`.
+                    let at = if value.is_empty() {
+                        quote!(#key #eq)
+                    } else {
+                        value
+                    };
                     errors.push(format_err!(
-                        value,
+                        at,
                         "`crate` expects a path in a string, like `crate = \"my_crate::anysync\"`"
                     ));
                 }
             } else if let Some(slot) = type_argument(input, kind, &mut args) {
                 let key: Ident = input.parse()?;
-                let _: Token![=] = input.parse()?;
+                let eq: Token![=] = input.parse()?;
                 match input.parse::<Type>() {
                     Ok(ty) if slot.is_some() => {
                         errors.push(format_err!(
-                            quote!(#key = #ty),
+                            quote!(#key #eq #ty),
                             "duplicate argument `{key}`"
+                        ));
+                    }
+                    Ok(ty) if contains_impl_trait(&ty) => {
+                        attempted.push(key.to_string());
+                        errors.push(format_err!(
+                            ty,
+                            "`{key}` must name a type: `impl Trait` cannot be the type of a \
+                             yielded value here; write the concrete type, or box it \
+                             (`{key} = Box<dyn Trait>`)"
                         ));
                     }
                     Ok(ty) => *slot = Some(ty),
@@ -165,7 +208,7 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                         attempted.push(key.to_string());
                         let value = skip_to_comma(input);
                         errors.push(format_err!(
-                            quote!(#key = #value),
+                            quote!(#key #eq #value),
                             "`{key}` expects a type, like `{key} = u32`"
                         ));
                     }
@@ -206,6 +249,18 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
         args.inert = true;
     }
     (args, errors)
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
 }
 
 /// Whether the next argument is exactly `Send` (followed by a comma or the end).

@@ -185,6 +185,10 @@ fn expand_fn(
     prefix: &str,
 ) {
     let send_bound = !args.local && !follows_generics(args, sig, block, owner);
+    // Item types are part of the output: their elided lifetimes are named below as the
+    // return type's are.
+    let mut args = args.clone();
+    let args = &mut args;
     let async_span = sig
         .asyncness
         .take()
@@ -200,7 +204,13 @@ fn expand_fn(
     }
     lifetime::add_params(&mut sig.generics, &elided.named);
     if let Some(output_lifetime) = elided.output_lifetime() {
-        lifetime::OutputLifetimes(output_lifetime).visit_return_type_mut(&mut sig.output);
+        let mut output = lifetime::OutputLifetimes(output_lifetime);
+        output.visit_return_type_mut(&mut sig.output);
+        // Left elided, `item = &str` beside a named `&'__anysync0 self` made rustc's
+        // `mismatched_lifetime_syntaxes` lint suggest the hidden name to the user.
+        for ty in [&mut args.item, &mut args.send].into_iter().flatten() {
+            output.visit_type_mut(ty);
+        }
     }
     let captured = captured_lifetimes(sig, &elided.mentioned, impl_lifetimes);
     name_never(&mut sig.output, &args.krate);
