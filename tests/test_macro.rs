@@ -730,8 +730,9 @@ async fn evens_and_odds(v: Vec<u32>) {
         yield_!(x)
     }
     for x in v {
-        match x % 2 {
-            0 => yield_!(x * 10),
+        match x % 4 {
+            0 => yield_!(x * 100),
+            2 => yield_!(x * 10),
             _ => {}
         }
     }
@@ -744,5 +745,5 @@ fn signatures_that_compile_as_async_fn_compile_with_the_attribute() {
     let message = payload.downcast_ref::<String>().map(String::as_str);
     assert_eq!(message, Some("gave up: on purpose"));
     let items: Vec<u32> = evens_and_odds(vec![1, 2, 4]).into_iter().collect();
-    assert_eq!(items, [1, 2, 4, 20, 40]);
+    assert_eq!(items, [1, 2, 4, 20, 400]);
 }

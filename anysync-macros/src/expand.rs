@@ -1,6 +1,7 @@
 //! Signature and body rewrite, and orchestration.
 
 use crate::args::{Args, Kind};
+use crate::instrument;
 use crate::lifetime::{self, ElidedLifetimes};
 use crate::parse::{self, Input, Model};
 use crate::receiver;
@@ -9,8 +10,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{
-    Block, FnArg, Ident, ImplItem, ItemImpl, Lifetime, Pat, PatIdent, ReturnType, Signature, Token,
-    Type,
+    Attribute, Block, FnArg, Ident, ImplItem, ItemImpl, Lifetime, Pat, PatIdent, ReturnType,
+    Signature, Token, Type,
 };
 
 /// Expands a validated model, followed by the argument errors, if any.
@@ -28,8 +29,11 @@ pub(crate) fn expand(model: Model) -> TokenStream {
         Input::Fn(mut item) => {
             let prefix = lifetime::fresh_prefix(|v| v.visit_item_fn(&item));
             let owner = Owner::Unknown;
-            expand_fn(&args, &mut item.sig, &mut item.block, owner, &[], &prefix);
-            item.into_token_stream()
+            let (attrs, sig, block) = (&mut item.attrs, &mut item.sig, &mut *item.block);
+            let sibling = expand_fn(&args, attrs, sig, block, owner, &[], &prefix);
+            let mut tokens = item.into_token_stream();
+            tokens.extend(sibling);
+            tokens
         }
         Input::Impl(item) => expand_impl(&args, item),
     };
@@ -71,21 +75,24 @@ fn expand_impl(args: &Args, mut item: ItemImpl) -> TokenStream {
     let owner = Owner::Impl {
         generic: has_type_or_const_params(&item.generics),
     };
+    let mut siblings = Vec::new();
     for impl_item in &mut item.items {
         if let ImplItem::Fn(method) = impl_item
             && method.sig.asyncness.is_some()
             && !parse::has_own_attribute(&method.attrs)
         {
-            let (sig, block) = (&mut method.sig, &mut method.block);
-            expand_fn(args, sig, block, owner, &impl_lifetimes, &prefix);
+            let (attrs, sig, block) = (&mut method.attrs, &mut method.sig, &mut method.block);
+            let sibling = expand_fn(args, attrs, sig, block, owner, &impl_lifetimes, &prefix);
+            siblings.extend(sibling.map(ImplItem::Verbatim));
         }
     }
+    item.items.extend(siblings);
     item.into_token_stream()
 }
 
 /// Where the function being expanded is defined, as far as the attribute can see.
 #[derive(Clone, Copy)]
-enum Owner {
+pub(crate) enum Owner {
     /// The attribute is on the function itself: it may be a free function or a method of an
     /// impl block the attribute cannot see.
     Unknown,
@@ -138,7 +145,7 @@ impl<'ast> syn::visit::Visit<'ast> for ImplTraitFinder {
     }
 }
 
-fn mentions_self(tokens: TokenStream) -> bool {
+pub(crate) fn mentions_self(tokens: TokenStream) -> bool {
     tokens.into_iter().any(|tt| match tt {
         proc_macro2::TokenTree::Ident(ident) => ident == "Self",
         proc_macro2::TokenTree::Group(group) => mentions_self(group.stream()),
@@ -178,12 +185,17 @@ fn mentions_self(tokens: TokenStream) -> bool {
 // their future is `Send` whenever the instantiation's is, and `.run()` asks for it.
 fn expand_fn(
     args: &Args,
+    attrs: &mut Vec<Attribute>,
     sig: &mut Signature,
     block: &mut Block,
     owner: Owner,
     impl_lifetimes: &[Lifetime],
     prefix: &str,
-) {
+) -> Option<TokenStream> {
+    let instrument = instrument::take(attrs);
+    // The returned type is `#[must_use]` already: with the function's own attribute too, an
+    // unused call would warn twice (as a plain `async fn` does not: only its future warns).
+    attrs.retain(|attr| !attr.path().is_ident("must_use"));
     let send_bound = !args.local && !follows_generics(args, sig, block, owner);
     // Item types are part of the output: their elided lifetimes are named below as the
     // return type's are.
@@ -238,19 +250,44 @@ fn expand_fn(
     }
     let label = args.kind.yields().then_some(&rewrite.label);
     let body = typed_body(&sig.output, &block.stmts, label);
-    let body = wrap_body(
-        args,
-        &sig.ident,
-        &rewrite.yielder,
-        &moves,
-        &body,
-        async_span,
-    );
+    // `#[instrument]` records the parameters, so a plain instrumented `async fn` never warns
+    // that one is unused; neither may the move that takes it into the future.
+    let allow_unused = instrument
+        .is_some()
+        .then(|| quote!(#[allow(unused_variables)]));
+    let future = quote_spanned! {async_span=>
+        async move {
+            #(#allow_unused #moves)*
+            #body
+        }
+    };
+    let (future, hidden) = match instrument {
+        None => (future, None),
+        Some(instrument) => {
+            let hidden = instrument::Hidden::new(args, sig, &rewrite.yielder, owner);
+            let call = hidden.call(sig, async_span);
+            let future_type = future_type(args, &sig.output, &captured, false, async_span);
+            let item = hidden.item(instrument, sig, &future_type, &future);
+            (call, Some(item))
+        }
+    };
+    let body = wrap_body(args, &sig.ident, &rewrite.yielder, &future, async_span);
+    // A hidden function local to this one goes inside its body; one that needs `Self` goes
+    // beside it, in the same impl block.
+    let (local, sibling) = match hidden {
+        Some((item, instrument::Place::Nested)) => (Some(item), None),
+        Some((item, instrument::Place::Beside)) => (None, Some(item)),
+        None => (None, None),
+    };
     *block = Block {
         brace_token: block.brace_token,
-        stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(body), None)],
+        stmts: vec![syn::Stmt::Expr(
+            syn::Expr::Verbatim(quote!(#local #body)),
+            None,
+        )],
     };
     sig.output = return_type(args, &sig.output, &captured, send_bound, async_span);
+    sibling
 }
 
 /// The body inside the value the attribute returns.
@@ -268,8 +305,7 @@ fn wrap_body(
     args: &Args,
     name: &Ident,
     yielder: &Ident,
-    moves: &[TokenStream],
-    body: &TokenStream,
+    future: &TokenStream,
     span: Span,
 ) -> TokenStream {
     let krate = &args.krate;
@@ -277,12 +313,6 @@ fn wrap_body(
         quote_spanned!(span=> local)
     } else {
         quote_spanned!(span=> new)
-    };
-    let future = quote_spanned! {span=>
-        async move {
-            #(#moves)*
-            #body
-        }
     };
     let item = &args.item;
     let send = args.send.clone().unwrap_or_else(|| syn::parse_quote!(()));
@@ -411,20 +441,14 @@ fn return_type(
     async_span: Span,
 ) -> ReturnType {
     let krate = respan(args.krate.clone(), async_span);
-    let (arrow, output) = match output {
-        ReturnType::Default => (Token![->](async_span), quote_spanned!(async_span=> ())),
-        ReturnType::Type(arrow, ty) => (*arrow, ty.into_token_stream()),
+    let arrow = match output {
+        ReturnType::Default => Token![->](async_span),
+        ReturnType::Type(arrow, _) => *arrow,
     };
-    let send = send_bound.then(|| quote_spanned!(async_span=> + #krate::__private::Send));
-    let capture_bounds = captured
-        .iter()
-        .map(|lifetime| quote_spanned!(async_span=> + #krate::__private::Captures<#lifetime>));
     let mode = args
         .local
         .then(|| quote_spanned!(async_span=> , #krate::Local));
-    let future = quote_spanned! {async_span=>
-        impl #krate::__private::Future<Output = #output> #send #(#capture_bounds)*
-    };
+    let future = future_type(args, output, captured, send_bound, async_span);
     let item = &args.item;
     let sent = args.send.clone().unwrap_or_else(|| syn::parse_quote!(()));
     // Kept as tokens rather than reparsed: no input can make the macro panic here.
@@ -438,6 +462,29 @@ fn return_type(
         Kind::Blocking => unreachable!("`blocking::expand` handles blocking functions"),
     };
     ReturnType::Type(arrow, Box::new(Type::Verbatim(ty)))
+}
+
+/// `impl Future<Output = T> + Send + Captures<'a>..`, the future type inside the return type
+/// (`+ Send` only with `send_bound`).
+fn future_type(
+    args: &Args,
+    output: &ReturnType,
+    captured: &[Lifetime],
+    send_bound: bool,
+    async_span: Span,
+) -> TokenStream {
+    let krate = respan(args.krate.clone(), async_span);
+    let output = match output {
+        ReturnType::Default => quote_spanned!(async_span=> ()),
+        ReturnType::Type(_, ty) => ty.into_token_stream(),
+    };
+    let send = send_bound.then(|| quote_spanned!(async_span=> + #krate::__private::Send));
+    let capture_bounds = captured
+        .iter()
+        .map(|lifetime| quote_spanned!(async_span=> + #krate::__private::Captures<#lifetime>));
+    quote_spanned! {async_span=>
+        impl #krate::__private::Future<Output = #output> #send #(#capture_bounds)*
+    }
 }
 
 /// Gives each argument a plain name in the signature and returns the statements that move

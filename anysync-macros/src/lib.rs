@@ -7,6 +7,7 @@ mod args;
 mod blocking;
 mod error;
 mod expand;
+mod instrument;
 mod lifetime;
 mod parse;
 mod receiver;
@@ -142,6 +143,16 @@ use proc_macro::TokenStream;
 ///     assert_eq!(shared(std::rc::Rc::new(1)).run(), 2);
 /// }
 /// ```
+///
+/// # Other attributes
+///
+/// `#[tracing::instrument]` (any path ending in `instrument`), above or below the attribute
+/// or on a method of an impl-level one, instruments the body's execution, as on a plain
+/// `async fn`: the span is entered on every poll, wherever `.run()` polls it, and `err` and
+/// `ret` see the body's output. Below the attribute, the body goes into a hidden function
+/// carrying the `#[instrument]`, with `name` set to the function's name; a parameter written
+/// as a pattern is then skipped rather than recorded. `#[must_use]` is dropped from the
+/// function (the returned coroutine is `#[must_use]` already); other attributes are kept.
 ///
 /// # Supported items
 ///

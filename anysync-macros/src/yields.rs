@@ -83,7 +83,7 @@ impl Visitor<'_> {
     // Input:  yield_!(value)
     // Output: {
     //             yield_!(@__anysync_resolve);  // no-op: resolves the user's path
-    //             if false { break '__anysync_body ::anysync::__private::unreachable(); }
+    //             if false { break '__anysync_body (::anysync::__private::unreachable()); }
     //             __anysync_yielder.yield_(value).await       // generators: `Option<S>`
     //             __anysync_yielder.hand_over(value).await    // contexts: the value back
     //             __anysync_yielder.yield_(value).await;      // iterators: `()`
@@ -141,7 +141,9 @@ impl Visitor<'_> {
                 let krate = &self.rewrite.krate;
                 let backstop = quote_spanned! {Span::mixed_site()=>
                     if false {
-                        break #label #krate::__private::unreachable();
+                        // Parenthesised: `break 'l ::path` reads as a label definition
+                        // (`'l:`) to syn 2, so `#[tracing::instrument]` could not parse it.
+                        break #label (#krate::__private::unreachable());
                     }
                 };
                 // Iterators receive nothing: `()`, not the `Option<()>` that `yield_` returns.
