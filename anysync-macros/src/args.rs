@@ -62,6 +62,9 @@ pub(crate) struct Args {
     pub(crate) kind: Kind,
     /// `?Send`: the future need not be `Send`; the result uses the `Local` mode.
     pub(crate) local: bool,
+    /// Not an argument: set by the expansion for a coroutine whose output type is never
+    /// `Send` (see `expand::never_send`); the result uses the `LocalOutput` mode.
+    pub(crate) local_output: bool,
     /// `Send`: check at the definition that the future is `Send`, also for a generic
     /// function (whose future is otherwise `Send` exactly when its instantiation is).
     pub(crate) send_bound: bool,
@@ -81,6 +84,7 @@ impl Args {
         Args {
             kind,
             local: false,
+            local_output: false,
             send_bound: false,
             krate: quote!(::anysync),
             item: None,

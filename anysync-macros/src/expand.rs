@@ -201,6 +201,7 @@ fn expand_fn(
     // return type's are.
     let mut args = args.clone();
     let args = &mut args;
+    args.local_output = args.kind == Kind::Coroutine && !args.local && never_send(&sig.output);
     let async_span = sig
         .asyncness
         .take()
@@ -311,6 +312,8 @@ fn wrap_body(
     let krate = &args.krate;
     let constructor = if args.local {
         quote_spanned!(span=> local)
+    } else if args.local_output {
+        quote_spanned!(span=> local_output)
     } else {
         quote_spanned!(span=> new)
     };
@@ -445,9 +448,13 @@ fn return_type(
         ReturnType::Default => Token![->](async_span),
         ReturnType::Type(arrow, _) => *arrow,
     };
-    let mode = args
-        .local
-        .then(|| quote_spanned!(async_span=> , #krate::Local));
+    let mode = if args.local {
+        Some(quote_spanned!(async_span=> , #krate::Local))
+    } else if args.local_output {
+        Some(quote_spanned!(async_span=> , #krate::LocalOutput))
+    } else {
+        None
+    };
     let future = future_type(args, output, captured, send_bound, async_span);
     let item = &args.item;
     let sent = args.send.clone().unwrap_or_else(|| syn::parse_quote!(()));
@@ -462,6 +469,66 @@ fn return_type(
         Kind::Blocking => unreachable!("`blocking::expand` handles blocking functions"),
     };
     ReturnType::Type(arrow, Box::new(Type::Verbatim(ty)))
+}
+
+/// Whether the declared output is a type that is never `Send`, whatever its parameters: an
+/// `Rc`, a raw pointer or `NonNull`, a std lock guard, a `dyn Trait` without `+ Send`, a
+/// reference to a `Cell` or `RefCell`, or anything containing one. A coroutine returning one
+/// cannot bring its output back from a background thread, so its `.run()` polls in place (the
+/// `LocalOutput` mode) instead of failing to compile. Other types are left to `.run()`'s
+/// `Send` bound, which names them if they are not `Send`.
+pub(crate) fn never_send(output: &ReturnType) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_ptr(&mut self, _: &'ast syn::TypePtr) {
+            self.0 = true;
+        }
+        fn visit_type_path(&mut self, ty: &'ast syn::TypePath) {
+            const NEVER: [&str; 6] = [
+                "Rc",
+                "NonNull",
+                "MutexGuard",
+                "RwLockReadGuard",
+                "RwLockWriteGuard",
+                "ReentrantLockGuard",
+            ];
+            if ty.qself.is_none()
+                && let Some(last) = ty.path.segments.last()
+                && NEVER.iter().any(|name| last.ident == name)
+            {
+                self.0 = true;
+            }
+            syn::visit::visit_type_path(self, ty);
+        }
+        fn visit_type_trait_object(&mut self, ty: &'ast syn::TypeTraitObject) {
+            let send = ty.bounds.iter().any(|bound| {
+                matches!(bound, syn::TypeParamBound::Trait(bound)
+                    if bound.path.segments.last().is_some_and(|s| s.ident == "Send"))
+            });
+            self.0 |= !send;
+            syn::visit::visit_type_trait_object(self, ty);
+        }
+        fn visit_type_reference(&mut self, ty: &'ast syn::TypeReference) {
+            if let Type::Path(path) = &*ty.elem
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Cell" || s.ident == "RefCell")
+            {
+                self.0 = true;
+            }
+            syn::visit::visit_type_reference(self, ty);
+        }
+        // What an `impl Trait` output hides is not written here: leave it to `.run()`.
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {}
+    }
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
 }
 
 /// `impl Future<Output = T> + Send + Captures<'a>..`, the future type inside the return type

@@ -98,6 +98,9 @@ use proc_macro::TokenStream;
 ///   not is rustc's E0277 at the call, naming the type that is not `Send`. (A method that
 ///   carries the attribute alone, outside an impl-level one, counts as generic when it names
 ///   `Self`: the impl block is out of the attribute's sight.)
+/// - A coroutine whose output type is never `Send` (an `Rc`, a `dyn Trait` without `+ Send`,
+///   a lock guard, a raw pointer) returns `Coroutine<.., anysync::LocalOutput>`: its `.run()`
+///   polls in place where it can and panics with advice where it would have to be lent.
 /// - Elided lifetimes of the arguments are named (`'__anysync0`, ...) and each lifetime the
 ///   future borrows is listed in a `Captures<'a>` bound (a trait every type implements), so
 ///   the future captures its borrowed arguments in edition 2021 as well as in 2024.
