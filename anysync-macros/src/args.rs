@@ -255,7 +255,8 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
     (args, errors)
 }
 
-fn contains_impl_trait(ty: &Type) -> bool {
+/// Whether `ty` has an `impl Trait` anywhere in it.
+pub(crate) fn contains_impl_trait(ty: &Type) -> bool {
     struct Finder(bool);
     impl<'ast> syn::visit::Visit<'ast> for Finder {
         fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {

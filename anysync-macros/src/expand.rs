@@ -112,13 +112,11 @@ fn follows_generics(args: &Args, sig: &Signature, block: &Block, owner: Owner) -
     if args.send_bound {
         return false;
     }
-    let own = has_type_or_const_params(&sig.generics) || {
-        let mut finder = ImplTraitFinder(false);
-        for input in &sig.inputs {
-            syn::visit::Visit::visit_fn_arg(&mut finder, input);
-        }
-        finder.0
-    };
+    let own = has_type_or_const_params(&sig.generics)
+        || sig.inputs.iter().any(|input| match input {
+            FnArg::Typed(arg) => crate::args::contains_impl_trait(&arg.ty),
+            FnArg::Receiver(_) => false,
+        });
     own || match owner {
         Owner::Impl { generic } => generic,
         Owner::Unknown => {
@@ -134,15 +132,6 @@ fn has_type_or_const_params(generics: &syn::Generics) -> bool {
         .params
         .iter()
         .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)))
-}
-
-/// Finds `impl Trait` in argument types.
-struct ImplTraitFinder(bool);
-
-impl<'ast> syn::visit::Visit<'ast> for ImplTraitFinder {
-    fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
-        self.0 = true;
-    }
 }
 
 pub(crate) fn mentions_self(tokens: TokenStream) -> bool {
