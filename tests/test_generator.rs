@@ -84,23 +84,46 @@ fn sending_into_a_generator_that_has_not_started_panics_with_advice() {
     assert_eq!(g.resume().run(), Some(0), "and it still works");
 }
 
-/// A resume cancelled while the body sleeps leaves it at the sleep, not at a `yield_!`: a
-/// value sent then would have nowhere to go. `resume()` finishes the step; `send` works again
+/// `running_total`, except that after each `yield_!` the body waits at `gate` until the test
+/// lets it through: a step stays pending for exactly as long as the test decides.
+#[anysync::generator(item = u64, send = u64)]
+async fn gated_total(gate: Arc<tokio::sync::Semaphore>) -> u64 {
+    let mut total = 0;
+    while let Some(x) = yield_!(total) {
+        gate.acquire()
+            .await
+            .expect("the gate is never closed")
+            .forget();
+        total += x;
+    }
+    total
+}
+
+/// A resume cancelled while the body waits at an `.await` leaves it there, not at a `yield_!`:
+/// a value sent then would have nowhere to go. `resume()` finishes the step; `send` works again
 /// once the body is back at a `yield_!`.
+///
+/// Regression (flaky, about 1 run in 8): the body used to sleep 1 ms under a zero timeout. A
+/// zero timeout is not guaranteed to fire first: tokio checks both deadlines when its timer
+/// next turns, and if the thread was descheduled for a millisecond both had passed and the
+/// step completed. The body now waits at a gate that only the test opens.
 #[test]
 fn a_resume_cancelled_mid_await_continues_and_refuses_a_send_until_the_next_yield() {
     let rt = common::current_thread();
     rt.block_on(async {
-        let mut g = running_total();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let mut g = gated_total(Arc::clone(&gate));
         assert_eq!(g.resume().await, Some(0));
-        // The body receives 5, then sleeps 1 ms: the timeout drops the step there.
+        // The body receives 5, then waits at the closed gate: the timeout drops the step there.
         let cancelled = tokio::time::timeout(Duration::ZERO, g.send(5)).await;
-        assert!(cancelled.is_err(), "the step was still sleeping");
+        assert!(cancelled.is_err(), "the step is held at the gate");
         let message = panic::catch_unwind(AssertUnwindSafe(|| drop(g.send(9))))
             .map_err(|payload| panic_message(&*payload))
             .unwrap_err();
         assert!(message.contains("resume()"), "{message}");
         assert!(message.contains("not waiting") || message.contains("no `yield_!` is waiting"));
+        // Open the gate for this step and the next one.
+        gate.add_permits(2);
         // Nothing was lost or duplicated: the 5 arrived once, the 9 never did.
         assert_eq!(g.resume().await, Some(5), "the cancelled step carries on");
         assert_eq!(g.send(2).await, Some(7), "and sends work again");

@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 /// Long enough that only a bug (a deadlock) reaches it; never a measurement.
-const PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 fn flags(n: usize) -> Vec<Arc<AtomicBool>> {
     (0..n).map(|_| Arc::new(AtomicBool::new(false))).collect()

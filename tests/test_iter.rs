@@ -197,22 +197,36 @@ fn prefetch_reads_ahead_within_its_bound_and_stops_the_body_on_drop() {
                 .into_iter()
                 .collect();
             let mut ahead = numbers(1_000, produced.clone(), cleaned.clone()).prefetch(4);
-            let first = ahead.next().run();
-            // Wait for the pump to fill its buffer (a fact, not a timing assertion). Through
-            // `.run()`, so that a global runtime task hands its worker over while waiting.
+            // With nothing consumed, the pump fills its buffer and stops there: wait for that
+            // (a fact, not a timing assertion). Through `.run()`, so that a global runtime task
+            // hands its worker over while waiting; the limit only turns a pump that never
+            // fills into a failure instead of a hang.
+            //
+            // Regression (hung under CPU load): the first item used to be taken before this
+            // wait, which then waited for 5 items. Taken from a full buffer, it leaves 3, above
+            // the half-empty mark that wakes the pump, so only 4 were ever produced; whether
+            // the buffer was full by then depended on scheduling.
             let filling = produced.clone();
-            anysync::run(async move {
-                while filling.get() < 5 {
+            anysync::Coroutine::new(async move {
+                while filling.get() < 4 {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-            });
+            })
+            .run_timeout(Duration::from_secs(60))
+            .expect("the pump never filled its buffer");
+            let when_full = produced.get();
+            let first = ahead.next().run();
             drop(ahead);
             let after_drop = (produced.get(), cleaned.get());
             anysync::run(async { tokio::time::sleep(Duration::from_millis(20)).await });
-            (all.len(), first, after_drop, produced.get())
+            (all.len(), when_full, first, after_drop, produced.get())
         });
-        let (len, first, (produced, cleaned), later) = ran.value;
+        let (len, when_full, first, (produced, cleaned), later) = ran.value;
         assert_eq!(len, 50, "{ctx:?}");
+        assert_eq!(
+            when_full, 4,
+            "{ctx:?}: with nothing consumed, read ahead exactly the bound"
+        );
         assert_eq!(first, Some(0), "{ctx:?}");
         assert!(
             produced <= 1 + 4 + 1,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
 /// Long enough that only a bug (a deadlock) reaches it; never a measurement.
-const PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Waits until `done()` holds, failing the test instead of hanging if it never does.
 fn eventually(what: &str, done: impl Fn() -> bool) {

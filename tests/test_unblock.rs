@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Handle, Runtime};
 
 /// Long enough that only a bug (a deadlock) reaches it; never a measurement.
-const PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Waits until `flag` is set, failing the test instead of hanging if it never is.
 fn eventually(what: &str, flag: &AtomicBool) {
@@ -234,14 +234,21 @@ fn cancel_token_stays_clear_when_the_result_is_awaited() {
     assert!(!seen);
     assert!(!token.is_cancelled(), "completed futures never cancel");
     // Also through a timeout that gives up: the dropped `Unblock` sets the token.
+    //
+    // The timeout starts only once the closure runs. (It used to start at once, which made the
+    // test depend on scheduling: a closure whose `Unblock` is dropped before a thread picks it
+    // up never runs, so if no blocking thread got to it within the 5 ms, nothing was sent.)
+    let (started_tx, started_rx) = mpsc::channel();
     let (tx, rx) = mpsc::channel();
     rt.block_on(async {
         let slow = anysync::unblock_cancellable(move |token| {
+            started_tx.send(()).unwrap();
             while !token.is_cancelled() {
                 thread::sleep(Duration::from_millis(1));
             }
             tx.send("cancelled").unwrap();
         });
+        anysync::unblock(move || started_rx.recv_timeout(PATIENCE).unwrap()).await;
         assert!(
             tokio::time::timeout(Duration::from_millis(5), slow)
                 .await

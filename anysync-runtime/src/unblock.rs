@@ -139,8 +139,10 @@ pub(crate) fn current_or_global() -> Handle {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
+/// let (started_tx, started) = tokio::sync::oneshot::channel();
+/// let (stopped_tx, stopped) = tokio::sync::oneshot::channel();
 /// let work = anysync::unblock_cancellable(move |token| {
+///     started_tx.send(()).unwrap();
 ///     let mut steps = 0_u64;
 ///     while !token.is_cancelled() {
 ///         steps += 1; // one slice of blocking work
@@ -148,10 +150,13 @@ pub(crate) fn current_or_global() -> Handle {
 ///     }
 ///     stopped_tx.send(steps).unwrap();
 /// });
-/// // Give up waiting: dropping the future sets the token.
-/// let _ = tokio::time::timeout(Duration::from_millis(20), work).await;
-/// let steps = tokio::task::spawn_blocking(move || stopped_rx.recv().unwrap()).await.unwrap();
-/// assert!(steps > 0);
+/// // (A closure whose future is dropped before it starts never runs: wait until it does.)
+/// started.await.unwrap();
+/// // Give up waiting: the timeout drops the future, which sets the token...
+/// assert!(tokio::time::timeout(Duration::from_millis(20), work).await.is_err());
+/// // ...and the closure sees it and returns.
+/// let steps = stopped.await.unwrap();
+/// println!("stopped after {steps} steps");
 /// # }
 /// ```
 #[doc(alias("abandon_on_cancel", "cancellation"))]

@@ -21,36 +21,42 @@
 //!
 //! Tests that would catch misuse: the unit tests below take the body end out of the body (as
 //! only misuse of the hidden constructors could), move each end to its own thread and hand
-//! values across 100,000 times with drop counters, free from either end, and panic in the
-//! body's destructor and while making it. A double drop or leak shows as a wrong count; a
-//! weakened ordering may pass on x86 and is what ThreadSanitizer or Miri report on these
-//! tests (neither runs in CI: Miri is not installable here). tests/test_iter.rs,
-//! tests/test_generator.rs and the context tests drive every body through this module.
+//! values across thousands of times with drop counters, free from either end, and panic in
+//! the body's destructor and while making it. A double drop or leak shows as a wrong count.
+//! A weakened ordering may pass on x86; CI runs these tests under Miri (`.ci/miri`, Stacked
+//! and Tree Borrows), and the loom models (`loom-models/src/exchange.rs`, run by `.ci/loom`)
+//! check every interleaving of this very file: hand-over both ways, and freeing from either
+//! end with values left in the slots. tests/test_iter.rs, tests/test_generator.rs and the
+//! context tests drive every body through this module.
 
-use std::cell::UnsafeCell;
+use super::sync::{AtomicBool, AtomicUsize, Cell, Ordering, unsync_load};
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 /// One value in flight from a producer to a consumer.
 struct Slot<T> {
     /// Whether `value` is initialised: a value the consumer has not taken.
     full: AtomicBool,
-    value: UnsafeCell<MaybeUninit<T>>,
+    value: Cell<MaybeUninit<T>>,
 }
 
 impl<T> Slot<T> {
-    const fn new() -> Self {
+    fn new() -> Self {
         Slot {
             full: AtomicBool::new(false),
-            value: UnsafeCell::new(MaybeUninit::uninit()),
+            value: Cell::new(MaybeUninit::uninit()),
         }
     }
 
     fn is_full(&self) -> bool {
+        // Acquire, though nothing read after depends on it: the body only asks whether to stay
+        // suspended, and its next `put` or `take` does its own Acquire before it touches a
+        // value. So weakening this is invisible to the loom models (no access becomes
+        // unordered); it stays Acquire as the cheap conservative choice (a plain load on
+        // x86 either way).
         self.full.load(Ordering::Acquire)
     }
 
@@ -59,14 +65,17 @@ impl<T> Slot<T> {
     /// # Safety
     /// The caller is this slot's only producer: no other `put` runs at the same time.
     unsafe fn put(&self, value: T) -> Result<(), T> {
-        // Acquire: the consumer's last `take` (its read, then its `false`) happened before.
+        // Acquire: the consumer's last `take` (its read, then its `false`) happened before
+        // the write below (loom: `items_cross_one_way_in_order` fails without it).
         if self.full.load(Ordering::Acquire) {
             return Err(value);
         }
         // SAFETY: the slot is empty, so the consumer does not touch `value` until it sees the
         // `true` stored below, and no other producer exists (the caller's contract). Nothing
         // is overwritten: an empty slot holds no value.
-        unsafe { (*self.value.get()).write(value) };
+        self.value.with_mut(|slot| unsafe { (*slot).write(value) });
+        // Release: the write above happens before the consumer's read (loom: each model that
+        // takes a value fails without it).
         self.full.store(true, Ordering::Release);
         Ok(())
     }
@@ -76,14 +85,19 @@ impl<T> Slot<T> {
     /// # Safety
     /// The caller is this slot's only consumer: no other `take` runs at the same time.
     unsafe fn take(&self) -> Option<T> {
-        // Acquire: the producer's write of `value` happened before its `true`.
+        // Acquire: the producer's write of `value` happened before its `true` (loom: each
+        // model that takes a value fails without it).
         if !self.full.load(Ordering::Acquire) {
             return None;
         }
         // SAFETY: the slot is full, so `value` is initialised and the producer does not touch
         // it until it sees the `false` stored below; no other consumer exists (the caller's
         // contract). Storing `false` right after makes this the only read of this value.
-        let value = unsafe { (*self.value.get()).assume_init_read() };
+        let value = self
+            .value
+            .with(|slot| unsafe { (*slot).assume_init_read() });
+        // Release: the read above happens before the producer's next write (loom:
+        // `items_cross_one_way_in_order` fails without it).
         self.full.store(false, Ordering::Release);
         Some(value)
     }
@@ -91,10 +105,11 @@ impl<T> Slot<T> {
 
 impl<T> Drop for Slot<T> {
     fn drop(&mut self) {
-        if *self.full.get_mut() {
+        if unsync_load(&mut self.full) {
             // SAFETY: `&mut self`: nobody else can reach the slot, and a full slot holds an
             // initialised value that nobody took.
-            unsafe { self.value.get_mut().assume_init_drop() };
+            self.value
+                .with_mut(|slot| unsafe { (*slot).assume_init_drop() });
         }
     }
 }
@@ -117,7 +132,7 @@ struct Header<Y, S> {
 struct Inner<Y, S, D, F> {
     header: Header<Y, S>,
     /// Only the driver end touches this.
-    driven: UnsafeCell<Driven<D, F>>,
+    driven: Cell<Driven<D, F>>,
 }
 
 /// The driver's part of the allocation. It lives here rather than in the driver end so that
@@ -147,7 +162,7 @@ pub(crate) fn new<Y, S, D, F>(
             ends: AtomicUsize::new(2),
             free: free::<Y, S, D, F>,
         },
-        driven: UnsafeCell::new(Driven {
+        driven: Cell::new(Driven {
             alive: false,
             data: ManuallyDrop::new(data),
             body: MaybeUninit::uninit(),
@@ -163,13 +178,14 @@ pub(crate) fn new<Y, S, D, F>(
     let body = make(BodyEnd {
         header: inner.cast(),
     });
-    let driven = driver.driven();
     // SAFETY: the allocation is alive and only the driver end reaches `driven`; no reference
     // to it exists. Writing the body in place moves nothing that is pinned: nothing has
     // polled it yet.
     unsafe {
-        (*driven).body.write(body);
-        (*driven).alive = true;
+        Cell::with_mut_raw(driver.driven(), |driven| {
+            (*driven).body.write(body);
+            (*driven).alive = true;
+        });
     }
     driver
 }
@@ -191,10 +207,14 @@ unsafe fn free<Y, S, D, F>(header: NonNull<Header<Y, S>>) {
 unsafe fn release<Y, S>(header: NonNull<Header<Y, S>>) {
     // SAFETY: the calling end is alive, so the allocation is.
     let h = unsafe { header.as_ref() };
-    // Release: this end's last uses of the allocation happen before the other end frees it.
+    // Release: this end's last uses of the allocation happen before the other end frees it
+    // (loom: `the_last_end_out_frees_*` fail without it).
     if h.ends.fetch_sub(1, Ordering::Release) == 1 {
-        // Acquire: the other end's last uses happened before we free.
-        fence(Ordering::Acquire);
+        // Acquire: the other end's last uses happened before we free (loom: as above). A
+        // load rather than `Arc`'s `fence(Acquire)`: ThreadSanitizer does not model fences and
+        // would report the free as a race (std's `Arc` does the same under TSan); it runs once,
+        // on the last release only.
+        h.ends.load(Ordering::Acquire);
         let free = h.free;
         // SAFETY: both ends are gone now; `free` was set by `new` for this allocation.
         unsafe { free(header) };
@@ -241,30 +261,35 @@ impl<Y, S, D, F> DriverEnd<Y, S, D, F> {
     /// making it is a read of them all, which invalidates those inner `&mut`, and the body's
     /// next poll then uses a dead reference (found by Miri; regression test:
     /// `a_body_that_borrows_itself_across_a_suspension_stays_valid`).
-    fn driven(&self) -> *mut Driven<D, F> {
-        // SAFETY: this end is alive, so the allocation is; `&raw const` and `raw_get` make
-        // no reference, so nothing is retagged.
-        UnsafeCell::raw_get(unsafe { &raw const (*self.inner.as_ptr()).driven })
+    ///
+    /// So this is a pointer to the cell, and every access goes through `Cell::with_raw` or
+    /// `Cell::with_mut_raw`, which make no reference to it either (in the std build).
+    fn driven(&self) -> *const Cell<Driven<D, F>> {
+        // SAFETY: this end is alive, so the allocation is; `&raw const` makes no reference,
+        // so nothing is retagged.
+        unsafe { &raw const (*self.inner.as_ptr()).driven }
     }
 
     /// The driver's state.
     pub(crate) fn data(&self) -> &D {
-        // SAFETY: `data` is initialised from `new` until this end is dropped; only this end
-        // reaches it, and it is changed only through `&mut self`, so no `&mut` to it exists
-        // while this `&` does. The reference covers `data` alone.
-        unsafe { &(*self.driven()).data }
+        // SAFETY: the cell is alive (this end is). `data` is initialised from `new` until
+        // this end is dropped; only this end reaches it, and it is changed only through
+        // `&mut self`, so no `&mut` to it exists while this `&` does. The reference covers
+        // `data` alone.
+        unsafe { Cell::with_raw(self.driven(), |driven| &(*driven).data) }
     }
 
     /// The driver's state, to change it.
     pub(crate) fn data_mut(&mut self) -> &mut D {
         // SAFETY: as in `data`; `&mut self` makes the reference unique.
-        unsafe { &mut (*self.driven()).data }
+        unsafe { Cell::with_mut_raw(self.driven(), |driven| &mut (*driven).data) }
     }
 
     /// Whether the body is alive (not yet dropped).
     pub(crate) fn has_body(&self) -> bool {
-        // SAFETY: a plain read of `alive`, which only this end writes, through `&mut self`.
-        unsafe { (*self.driven()).alive }
+        // SAFETY: the cell is alive; a plain read of `alive`, which only this end writes,
+        // through `&mut self`.
+        unsafe { Cell::with_raw(self.driven(), |driven| (*driven).alive) }
     }
 
     /// The body, pinned where it lives; `None` once dropped.
@@ -272,24 +297,29 @@ impl<Y, S, D, F> DriverEnd<Y, S, D, F> {
         if !self.has_body() {
             return None;
         }
-        // SAFETY: the body is initialised (`alive`), and the reference is unique (`&mut
-        // self`; the body end never reaches `driven`); it covers the body alone. Pinning: the
-        // body never moves (it was written in place by `new` before anything polled it) and
-        // is dropped in place, before its memory is freed or reused.
-        Some(unsafe { Pin::new_unchecked((*self.driven()).body.assume_init_mut()) })
+        // SAFETY: the cell is alive. The body is initialised (`alive`), and the reference is
+        // unique (`&mut self`; the body end never reaches `driven`); it covers the body
+        // alone. Pinning: the body never moves (it was written in place by `new` before
+        // anything polled it) and is dropped in place, before its memory is freed or reused.
+        Some(unsafe {
+            Cell::with_mut_raw(self.driven(), |driven| {
+                Pin::new_unchecked((*driven).body.assume_init_mut())
+            })
+        })
     }
 
     /// Drops the body in place (running its cleanup) if it is alive.
     pub(crate) fn drop_body(&mut self) {
         if self.has_body() {
             let driven = self.driven();
-            // SAFETY: `alive` is written only by this end, through `&mut self`. First: should
-            // the body's destructor panic, it is not dropped again.
-            unsafe { (*driven).alive = false };
+            // SAFETY: the cell is alive; `alive` is written only by this end, through `&mut
+            // self`. First: should the body's destructor panic, it is not dropped again.
+            unsafe { Cell::with_mut_raw(driven, |driven| (*driven).alive = false) };
             // SAFETY: the body was initialised, and `alive` now says it is gone, so nothing
             // reads or drops it again. Its destructor may let go of the body end, which only
-            // reaches the header, not `driven`.
-            unsafe { (*driven).body.assume_init_drop() };
+            // reaches the header, not `driven`, and cannot free the allocation: this end
+            // still holds its share.
+            unsafe { Cell::with_mut_raw(driven, |driven| (*driven).body.assume_init_drop()) };
         }
     }
 
@@ -324,8 +354,9 @@ impl<Y, S, D, F> Drop for DriverEnd<Y, S, D, F> {
                 // end reaches `driven`, and it is being dropped: `data`, initialised by `new`,
                 // is dropped here once and never used again.
                 unsafe {
-                    let driven = UnsafeCell::raw_get(&raw const (*self.0.as_ptr()).driven);
-                    ManuallyDrop::drop(&mut (*driven).data);
+                    Cell::with_mut_raw(&raw const (*self.0.as_ptr()).driven, |driven| {
+                        ManuallyDrop::drop(&mut (*driven).data);
+                    });
                 }
             }
         }
@@ -381,7 +412,7 @@ impl<Y, S> Drop for BodyEnd<Y, S> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::panic::{self, AssertUnwindSafe};

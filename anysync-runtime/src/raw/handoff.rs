@@ -10,13 +10,14 @@
 //!
 //! Tests that would catch misuse: `tests/test_contexts.rs` runs borrowed futures through this
 //! path from current_thread runtimes and LocalSets, with panics, timeouts and drop counters,
-//! under the stress test's thousands of concurrent calls.
+//! under the stress test's thousands of concurrent calls. The loom models
+//! (`loom-models/src/handoff.rs`) check every interleaving of a loan with the real
+//! [`mailbox`](super::mailbox): the borrow is over before `lend` returns, with a worker
+//! reused, retiring or started, and with a task that panics.
 
-use crate::background;
-use std::cell::UnsafeCell;
+use super::mailbox::Workers;
+use super::sync::{self, AtomicBool, Cell, Ordering, Thread, thread};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, Thread};
 
 /// A type-erased pointer to a [`Loan`] on a blocked caller's stack.
 pub(crate) struct Job {
@@ -25,16 +26,16 @@ pub(crate) struct Job {
     finish: unsafe fn(*const ()),
 }
 
-// SAFETY: a `Job` is only created by `lend` for a `Loan<T, R>` with `T: Send` and `R: Send`,
-// so the task may run, and its result be stored, on the background thread. The pointer stays
-// valid until `finish` runs, because `lend` blocks until then.
+// SAFETY: a `Job` is only created by `lend_to` for a `Loan<T, R>` with `T: Send` and
+// `R: Send`, so the task may run, and its result be stored, on the background thread. The
+// pointer stays valid until `finish` runs, because `lend_to` blocks until then.
 unsafe impl Send for Job {}
 
 impl Job {
     /// Runs the lent task, stores its outcome in the loan, calls `before_wake`, then wakes the
     /// caller. Consuming the job makes this the only use of the pointer.
     pub(crate) fn run(self, before_wake: impl FnOnce()) {
-        // SAFETY: `loan` points to a live `Loan<T, R>` matching `poll` (both set by `lend`),
+        // SAFETY: `loan` points to a live `Loan<T, R>` matching `poll` (both set by `lend_to`),
         // whose caller is blocked until `finish` runs.
         unsafe { (self.poll)(self.loan) };
         before_wake();
@@ -44,8 +45,8 @@ impl Job {
 }
 
 struct Loan<T, R> {
-    task: UnsafeCell<Option<T>>,
-    outcome: UnsafeCell<Option<thread::Result<R>>>,
+    task: Cell<Option<T>>,
+    outcome: Cell<Option<std::thread::Result<R>>>,
     done: AtomicBool,
     caller: Thread,
 }
@@ -55,14 +56,24 @@ struct Loan<T, R> {
 ///
 /// `task` may borrow from the caller (it is not `'static`). Gives `task` back untouched if no
 /// background thread could be started.
+#[cfg(not(loom))]
 pub(crate) fn lend<T, R>(task: T) -> Result<R, T>
 where
     T: FnOnce() -> R + Send,
     R: Send,
 {
+    lend_to(&crate::background::WORKERS, task)
+}
+
+/// [`lend`] to one of `workers`' threads (the loom models bring their own set).
+pub(crate) fn lend_to<T, R>(workers: &'static Workers, task: T) -> Result<R, T>
+where
+    T: FnOnce() -> R + Send,
+    R: Send,
+{
     let loan = Loan {
-        task: UnsafeCell::new(Some(task)),
-        outcome: UnsafeCell::new(None),
+        task: Cell::new(Some(task)),
+        outcome: Cell::new(None),
         done: AtomicBool::new(false),
         caller: thread::current(),
     };
@@ -71,15 +82,20 @@ where
         poll: run_loan::<T, R>,
         finish: finish_loan::<T, R>,
     };
-    if background::submit(job).is_err() {
-        // The job never ran: the task is still in the loan.
+    if workers.submit(job).is_err() {
+        // The job never reached a thread (`submit`'s promise): the task is still in the loan.
         let task = loan.task.into_inner();
         return Err(task.unwrap_or_else(|| unreachable!("anysync: an unsubmitted task ran")));
     }
     // A background thread now holds a pointer to `loan`. Nothing below can panic or return
-    // before `done` is set: that is what makes the erased borrow sound.
+    // before `done` is set: that is what makes the erased borrow sound. `park` may return
+    // spuriously, without the synchronization an `unpark` brings, so `done`'s Acquire (with
+    // the Release in `finish_loan`) alone orders the thread's writes to `loan` (the outcome,
+    // the task it took, whatever the task wrote through its borrows) before the reads below
+    // and before `loan` dies. Checked by every loom model of this module, one of them
+    // (`a_spurious_wakeup_does_not_end_the_loan_early`) with a `park` that never waits.
     while !loan.done.load(Ordering::Acquire) {
-        thread::park();
+        sync::park();
     }
     match loan.outcome.into_inner() {
         Some(Ok(output)) => Ok(output),
@@ -90,20 +106,21 @@ where
 }
 
 /// # Safety
-/// `ptr` must come from `lend::<T, R>`, whose caller is still blocked.
+/// `ptr` must come from `lend_to::<T, R>`, whose caller is still blocked.
 unsafe fn run_loan<T: FnOnce() -> R, R>(ptr: *const ()) {
-    // SAFETY: `ptr` was made from `&loan` in `lend` with these very `T` and `R`, and `lend` is
-    // blocked until `finish_loan` runs, so the loan is alive and only this thread uses its
-    // cells until then.
+    // SAFETY: `ptr` was made from `&loan` in `lend_to` with these very `T` and `R`, and
+    // `lend_to` is blocked until `finish_loan` runs, so the loan is alive and only this thread
+    // uses its cells until then.
     let loan = unsafe { &*ptr.cast::<Loan<T, R>>() };
     // SAFETY: as above.
-    let task = unsafe { (*loan.task.get()).take() };
+    let task = loan.task.with_mut(|task| unsafe { (*task).take() });
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match task {
         Some(task) => task(),
         None => unreachable!("anysync: a lent task ran twice"),
     }));
     // SAFETY: as above.
-    unsafe { *loan.outcome.get() = Some(outcome) };
+    loan.outcome
+        .with_mut(|slot| unsafe { *slot = Some(outcome) });
 }
 
 /// # Safety
@@ -113,6 +130,43 @@ unsafe fn finish_loan<T, R>(ptr: *const ()) {
     let loan = unsafe { &*ptr.cast::<Loan<T, R>>() };
     // Clone the handle first: once `done` is stored the caller may return and free `loan`.
     let caller = loan.caller.clone();
+    // Release: this thread's writes to the loan (and the task's, through its borrows) happen
+    // before the caller's Acquire load sees `true`; `unpark` need not synchronize (see
+    // `lend_to`).
     loan.done.store(true, Ordering::Release);
     caller.unpark();
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Under Miri (`.ci/miri`) this checks the loan's raw pointer and the caller's stack frame
+    /// across real threads; the loom models check the interleavings.
+    #[test]
+    fn a_lent_task_borrows_from_the_caller_and_its_panic_comes_back() {
+        let caller = std::thread::current().id();
+        let mut seen = Vec::new();
+        let ran_on = lend(|| {
+            seen.push(1);
+            std::thread::current().id()
+        });
+        let ran_on = ran_on.unwrap_or_else(|_| panic!("no background thread"));
+        assert_ne!(ran_on, caller, "lent, not run in place");
+        assert_eq!(seen, [1], "the task's write through its borrow is visible");
+
+        // `resume_unwind`: a panic that skips the panic hook, so the test prints nothing.
+        let borrowed = &mut seen;
+        let unwound = panic::catch_unwind(AssertUnwindSafe(move || {
+            lend(move || -> () {
+                borrowed.push(2);
+                panic::resume_unwind(Box::new("boom"))
+            })
+        }));
+        let payload = unwound
+            .err()
+            .expect("the task's panic is resumed in the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+        assert_eq!(seen, [1, 2]);
+    }
 }

@@ -3,9 +3,13 @@
 //!
 //! - [`handoff`]: lends a borrowed future to a background thread while the caller blocks
 //!   (a lifetime-erasing loan; needed to `.run()` non-`'static` futures inside a
-//!   current_thread runtime).
+//!   current_thread runtime), through [`mailbox`], the background threads' mailboxes.
 //! - [`exchange`]: the lock-free one-value slots between a generator body and its driver
 //!   (a `Mutex` there cost 1.7× async-stream per item).
+//! - [`sync`]: std's atomics, cells, locks and threads, or loom's under `--cfg loom`: the
+//!   loom models in `loom-models/` compile these very files (run by `.ci/loom`).
 
 pub(crate) mod exchange;
 pub(crate) mod handoff;
+pub(crate) mod mailbox;
+pub(crate) mod sync;
