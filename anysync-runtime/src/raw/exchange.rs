@@ -628,10 +628,13 @@ mod tests {
 
     /// Items one way only, no replies: nothing but the `yielded` flag orders the driver's
     /// read of a value before the body's next write (the ping-pong test below would hide a
-    /// weakened ordering behind its reply slot; ThreadSanitizer or Miri catch it here).
+    /// weakened ordering behind its reply slot; ThreadSanitizer or Miri catch it here, and the
+    /// loom model `items_cross_one_way_in_order` proves it for every interleaving). Both
+    /// sides yield while they wait, so a busy machine slows the test, not starves it; the
+    /// count is small because proving orderings is loom's job, not this test's.
     #[test]
     fn a_one_way_stream_across_threads_delivers_every_item_once() {
-        const N: u64 = if cfg!(miri) { 200 } else { 5_000 };
+        const N: u64 = if cfg!(miri) { 200 } else { 1_000 };
         let live = Arc::new(AtomicUsize::new(0));
         let (mut driver, mut body) = escaped::<Counted, (), _>(());
         let producer = {
@@ -641,7 +644,7 @@ mod tests {
                     let mut item = Counted::new(i, &live);
                     while let Err(back) = body.put(item) {
                         item = back;
-                        std::hint::spin_loop();
+                        thread::yield_now();
                     }
                 }
             })
@@ -651,6 +654,8 @@ mod tests {
             if let Some(item) = driver.take() {
                 assert_eq!(item.0, next, "an item was lost, repeated or torn");
                 next += 1;
+            } else {
+                thread::yield_now();
             }
         }
         producer.join().unwrap();
@@ -663,7 +668,7 @@ mod tests {
     /// access would lose, repeat or corrupt values; the last one out frees.
     #[test]
     fn ends_on_two_threads_hand_over_every_value_exactly_once() {
-        const N: u64 = if cfg!(miri) { 200 } else { 5_000 };
+        const N: u64 = if cfg!(miri) { 200 } else { 1_000 };
         let live = Arc::new(AtomicUsize::new(0));
         let (mut driver, mut body) = escaped::<Counted, u64, _>(Counted::new(u64::MAX, &live));
         let producer = {
