@@ -17,3 +17,17 @@ impl<T: ?Sized> Captures<'_> for T {}
 pub fn unreachable<T>() -> T {
     ::core::unreachable!("anysync: the `yield_!` backstop ran")
 }
+
+/// The output of a function type, so that `!` can be named on stable Rust.
+pub trait FnOutput {
+    /// What the function returns.
+    type Output;
+}
+
+impl<T> FnOutput for fn() -> T {
+    type Output = T;
+}
+
+/// `!`, which stable Rust accepts as a function's return type but not as `Output = !` or in a
+/// `let`: the attributes write this for an `async fn f() -> !`.
+pub type Never = <fn() -> ! as FnOutput>::Output;

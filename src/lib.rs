@@ -68,9 +68,9 @@
 pub use anysync_runtime::{
     AsyncContext, AsyncGuard, Blocking, CancelToken, Config, ConfigError, Context, ContextOutput,
     Coroutine, Elapsed, Enter, EnterFuture, EnteredOf, Exit, Generator, GeneratorIter, IntoIter,
-    ItemOf, Iter, IterOutput, Joined, Local, Next, Pool, Prefetch, PrefetchIter, PrefetchNext,
-    Resume, RunExt, Sendable, Soon, SyncGuard, TaskGroup, Unblock, run, task_group, unblock,
-    unblock_cancellable,
+    ItemOf, Iter, IterOutput, Joined, Local, LocalOutput, Next, Pool, Prefetch, PrefetchIter,
+    PrefetchNext, Resume, RunExt, Sendable, Soon, SyncGuard, TaskGroup, Unblock, run, task_group,
+    unblock, unblock_cancellable,
 };
 
 #[doc(inline)]

@@ -38,7 +38,7 @@ fn assert_placement(ctx: Ctx, ran: &Ran<Probe>) {
             "{ctx:?}: on anysync's background thread"
         );
     }
-    let expected_runtime = if ctx.user_multi_thread() {
+    let expected_runtime = if ctx.user_runtime() {
         ran.runtime.unwrap()
     } else {
         global_id()

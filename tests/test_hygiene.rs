@@ -27,6 +27,7 @@ struct Sync;
 
 mod every_feature {
     use super::{MyErr, Result};
+    use anysync::yield_;
     use std::fmt::Debug;
 
     pub(crate) struct Service {
@@ -66,6 +67,32 @@ mod every_feature {
     ) -> i64 {
         n += a + b;
         i64::from(n) + i64::from(x) * i64::from(y)
+    }
+
+    #[anysync::coroutine]
+    pub(crate) async fn by_ref_mut(ref mut bytes: Vec<u8>, _guard: u8) -> usize {
+        bytes.push(0);
+        bytes.len()
+    }
+
+    #[anysync::coroutine]
+    pub(crate) async fn diverges(code: i32) -> ! {
+        panic!("exit {code}")
+    }
+
+    #[anysync::iterator(item = u32)]
+    pub(crate) async fn yields_as_statements(values: Vec<u32>) {
+        for value in values {
+            match value {
+                0 => {}
+                value => yield_!(value),
+            }
+        }
+    }
+
+    #[anysync::coroutine(Send)]
+    pub(crate) async fn checked_generic<T: Debug + core::marker::Send>(value: T) -> String {
+        format!("{value:?}")
     }
 
     #[anysync::coroutine(?Send)]
@@ -123,6 +150,13 @@ use every_feature::{Point, Service};
 
 #[test]
 fn expansion_is_hygienic_and_lint_clean() {
+    assert_eq!(every_feature::by_ref_mut(vec![1], 0).run(), 2);
+    assert!(std::panic::catch_unwind(|| every_feature::diverges(3).run()).is_err());
+    let items: Vec<u32> = every_feature::yields_as_statements(vec![5, 6])
+        .into_iter()
+        .collect();
+    assert_eq!(items, [5, 6]);
+    assert_eq!(every_feature::checked_generic(7).run(), "7");
     assert_eq!(every_feature::checked(1).run(), Ok(1));
     assert_eq!(every_feature::checked(0).run(), Err(MyErr));
     assert_eq!(every_feature::generic(&[1, 2], "l").run(), "l:Some(1)");

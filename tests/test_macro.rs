@@ -2,7 +2,7 @@
 //! (`.run()` from blocking code, `.await` from async code), in this edition-2024 crate.
 //! `tests/edition2021` proves the same expansions in an edition-2021 crate.
 
-use anysync::{Coroutine, RunExt};
+use anysync::{Coroutine, RunExt, yield_};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -541,16 +541,39 @@ async fn fact_run(n: u64) -> u64 {
     if n <= 1 { 1 } else { n * fact_run(n - 1).run() }
 }
 
+/// A generic coroutine's future is `Send` only per instantiation, which its own body cannot
+/// rely on while it is being defined (E0283): `Send` asks for the check at the definition,
+/// which makes recursion through `.run()` and `Box::pin(..).await` compile again.
+#[anysync::coroutine(Send)]
+async fn sum_run<T: Copy + Into<u64> + Send + Sync>(values: &[T]) -> u64 {
+    match values.split_first() {
+        None => 0,
+        Some((first, rest)) => (*first).into() + sum_run(rest).run(),
+    }
+}
+
+#[anysync::coroutine(Send)]
+async fn sum_boxed<T: Copy + Into<u64> + Send + Sync>(values: &[T]) -> u64 {
+    match values.split_first() {
+        None => 0,
+        Some((first, rest)) => (*first).into() + Box::pin(sum_boxed(rest)).await,
+    }
+}
+
 #[test]
 fn recursion() {
     assert_eq!(fact_boxed(10).run(), 3_628_800);
     assert_eq!(fact_run(5).run(), 120);
+    assert_eq!(sum_run(&[1_u8, 2, 3]).run(), 6);
+    assert_eq!(sum_boxed(&[4_u32, 5]).run(), 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn recursion_await() {
     assert_eq!(fact_boxed(6).await, 720);
     assert_eq!(fact_run(4).await, 24);
+    assert_eq!(sum_run(&[1_u16, 2]).await, 3);
+    assert_eq!(sum_boxed(&[7_u8]).await, 7);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -675,4 +698,52 @@ mod sizes {
         );
         assert_eq!(anysync::run(inner), anysync::run(bare_future));
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Signatures that compile as a plain `async fn` compile with the attribute.
+
+/// Regression test: `ref mut` in a parameter pattern was E0596 (the hidden argument the
+/// pattern binds from was not mutable).
+#[anysync::coroutine]
+async fn push_twice(ref mut v: Vec<u8>, (mut a, b): (u8, u8)) -> Vec<u8> {
+    tokio::task::yield_now().await;
+    a += 1;
+    v.push(a);
+    v.push(b);
+    v.clone()
+}
+
+/// Regression test: `-> !` was E0658 ("the `!` type is experimental"): the attribute wrote
+/// `Output = !`.
+#[anysync::coroutine]
+async fn give_up(why: &str) -> ! {
+    tokio::task::yield_now().await;
+    panic!("gave up: {why}")
+}
+
+/// Regression test: an iterator's `yield_!(x)` was `Option<()>`, so it could not be the tail
+/// of a `for` body or a `match` arm next to `()`.
+#[anysync::iterator(item = u32)]
+async fn evens_and_odds(v: Vec<u32>) {
+    for x in v.iter().copied() {
+        yield_!(x)
+    }
+    for x in v {
+        match x % 4 {
+            0 => yield_!(x * 100),
+            2 => yield_!(x * 10),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn signatures_that_compile_as_async_fn_compile_with_the_attribute() {
+    assert_eq!(push_twice(vec![9], (1, 3)).run(), [9, 2, 3]);
+    let payload = std::panic::catch_unwind(|| give_up("on purpose").run()).unwrap_err();
+    let message = payload.downcast_ref::<String>().map(String::as_str);
+    assert_eq!(message, Some("gave up: on purpose"));
+    let items: Vec<u32> = evens_and_odds(vec![1, 2, 4]).into_iter().collect();
+    assert_eq!(items, [1, 2, 4, 20, 400]);
 }

@@ -48,18 +48,26 @@ impl Kind {
 
     fn accepted(self) -> &'static str {
         match self {
-            Kind::Coroutine | Kind::Blocking => "`?Send` or `crate = \"...\"`",
-            Kind::Iterator | Kind::Context => "`item = Type`, `?Send` or `crate = \"...\"`",
-            Kind::Generator => "`item = Type`, `send = Type`, `?Send` or `crate = \"...\"`",
+            Kind::Blocking => "`?Send` or `crate = \"...\"`",
+            Kind::Coroutine => "`Send`, `?Send` or `crate = \"...\"`",
+            Kind::Iterator | Kind::Context => "`item = Type`, `Send`, `?Send` or `crate = \"...\"`",
+            Kind::Generator => "`item = Type`, `send = Type`, `Send`, `?Send` or `crate = \"...\"`",
         }
     }
 }
 
 /// Parsed arguments of an attribute.
+#[derive(Clone)]
 pub(crate) struct Args {
     pub(crate) kind: Kind,
     /// `?Send`: the future need not be `Send`; the result uses the `Local` mode.
     pub(crate) local: bool,
+    /// Not an argument: set by the expansion for a coroutine whose output type is never
+    /// `Send` (see `expand::never_send`); the result uses the `LocalOutput` mode.
+    pub(crate) local_output: bool,
+    /// `Send`: check at the definition that the future is `Send`, also for a generic
+    /// function (whose future is otherwise `Send` exactly when its instantiation is).
+    pub(crate) send_bound: bool,
     /// The path generated code starts with: `::anysync`, or the `crate = "..."` path.
     pub(crate) krate: TokenStream,
     /// `item = T`: what `yield_!` hands out (iterators, generators, contexts).
@@ -76,6 +84,8 @@ impl Args {
         Args {
             kind,
             local: false,
+            local_output: false,
+            send_bound: false,
             krate: quote!(::anysync),
             item: None,
             send: None,
@@ -89,32 +99,65 @@ impl Args {
 pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
     let mut args = Args::new(kind);
     let mut errors = Errors::default();
-    let mut seen_send = false;
+    // `Send` or `?Send`, and the tokens that said it.
+    let mut seen_send: Option<TokenStream> = None;
     let mut seen_crate = false;
     // Type arguments given with an invalid value: already reported, not "missing" as well.
     let mut attempted = Vec::new();
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         while !input.is_empty() {
+            if input.peek(Token![,]) {
+                // `(,)`, `(?Send,,)`: a separator with nothing before it.
+                let comma: Token![,] = input.parse()?;
+                errors.push(format_err!(
+                    comma,
+                    "expected an argument before this `,`: {}",
+                    kind.accepted()
+                ));
+                continue;
+            }
             if input.peek(Token![?]) {
                 let question: Token![?] = input.parse()?;
+                if input.is_empty() || input.peek(Token![,]) {
+                    errors.push(format_err!(question, "expected `?Send` after `?`"));
+                    if !input.is_empty() {
+                        let _: Token![,] = input.parse()?;
+                    }
+                    continue;
+                }
                 let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
                 if name != "Send" {
                     errors.push(format_err!(
                         quote!(#question #name),
                         "unknown argument `?{name}`; did you mean `?Send`"
                     ));
-                } else if seen_send {
-                    errors.push(format_err!(
-                        quote!(#question #name),
-                        "duplicate argument `?Send`"
-                    ));
+                } else if let Some(earlier) = &seen_send {
+                    errors.push(send_conflict(quote!(#question #name), earlier));
                 } else {
-                    seen_send = true;
+                    seen_send = Some(quote!(#question #name));
                     args.local = true;
+                }
+            } else if kind != Kind::Blocking && input.peek(Ident) && is_send(input) {
+                let name: Ident = input.parse()?;
+                if let Some(earlier) = &seen_send {
+                    errors.push(send_conflict(quote!(#name), earlier));
+                } else {
+                    seen_send = Some(quote!(#name));
+                    args.send_bound = true;
                 }
             } else if input.peek(Token![crate]) {
                 let key: Token![crate] = input.parse()?;
-                let _: Token![=] = input.parse()?;
+                let Some(eq) = input.parse::<Option<Token![=]>>()? else {
+                    let rest = skip_to_comma(input);
+                    errors.push(format_err!(
+                        quote!(#key #rest),
+                        "`crate` expects a path in a string, like `crate = \"my_crate::anysync\"`"
+                    ));
+                    if !input.is_empty() {
+                        let _: Token![,] = input.parse()?;
+                    }
+                    continue;
+                };
                 if input.peek(LitStr) {
                     let lit: LitStr = input.parse()?;
                     if seen_crate {
@@ -134,19 +177,34 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                     }
                 } else {
                     let value = skip_to_comma(input);
+                    // Point at the value if there is one, else at `crate =`.
+                    let at = if value.is_empty() {
+                        quote!(#key #eq)
+                    } else {
+                        value
+                    };
                     errors.push(format_err!(
-                        value,
+                        at,
                         "`crate` expects a path in a string, like `crate = \"my_crate::anysync\"`"
                     ));
                 }
             } else if let Some(slot) = type_argument(input, kind, &mut args) {
                 let key: Ident = input.parse()?;
-                let _: Token![=] = input.parse()?;
+                let eq: Token![=] = input.parse()?;
                 match input.parse::<Type>() {
                     Ok(ty) if slot.is_some() => {
                         errors.push(format_err!(
-                            quote!(#key = #ty),
+                            quote!(#key #eq #ty),
                             "duplicate argument `{key}`"
+                        ));
+                    }
+                    Ok(ty) if contains_impl_trait(&ty) => {
+                        attempted.push(key.to_string());
+                        errors.push(format_err!(
+                            ty,
+                            "`{key}` must name a type: `impl Trait` cannot be the type of a \
+                             yielded value here; write the concrete type, or box it \
+                             (`{key} = Box<dyn Trait>`)"
                         ));
                     }
                     Ok(ty) => *slot = Some(ty),
@@ -154,7 +212,7 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                         attempted.push(key.to_string());
                         let value = skip_to_comma(input);
                         errors.push(format_err!(
-                            quote!(#key = #value),
+                            quote!(#key #eq #value),
                             "`{key}` expects a type, like `{key} = u32`"
                         ));
                     }
@@ -163,7 +221,7 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                 let unknown = skip_to_comma(input);
                 let message = if unknown.to_string() == "Send" {
                     format!(
-                        "{} is `Send` by default; write `?Send` to opt out",
+                        "{} is `Send` whenever its arguments are; write `?Send` to opt out",
                         kind.attr()
                     )
                 } else {
@@ -195,6 +253,43 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
         args.inert = true;
     }
     (args, errors)
+}
+
+/// Whether `ty` has an `impl Trait` anywhere in it.
+pub(crate) fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
+}
+
+/// Whether the next argument is exactly `Send` (followed by a comma or the end).
+fn is_send(input: ParseStream<'_>) -> bool {
+    let fork = input.fork();
+    fork.parse::<Ident>().is_ok_and(|name| name == "Send")
+        && (fork.is_empty() || fork.peek(Token![,]))
+}
+
+/// `Send` or `?Send` given twice, or both.
+fn send_conflict(tokens: TokenStream, earlier: &TokenStream) -> syn::Error {
+    if tokens.to_string() == earlier.to_string() {
+        format_err!(
+            tokens,
+            "duplicate argument `{}`",
+            tokens.to_string().replace(' ', "")
+        )
+    } else {
+        format_err!(
+            tokens,
+            "`Send` and `?Send` contradict each other; keep one: `Send` checks at the definition \
+             that the future is `Send`, `?Send` allows a future that is not"
+        )
+    }
 }
 
 /// If the next argument is `item = ..` or `send = ..` and `kind` accepts it, its slot.

@@ -1,6 +1,7 @@
 //! Signature and body rewrite, and orchestration.
 
 use crate::args::{Args, Kind};
+use crate::instrument;
 use crate::lifetime::{self, ElidedLifetimes};
 use crate::parse::{self, Input, Model};
 use crate::receiver;
@@ -9,8 +10,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{
-    Block, FnArg, Ident, ImplItem, ItemImpl, Lifetime, Pat, PatIdent, ReturnType, Signature, Token,
-    Type,
+    Attribute, Block, FnArg, Ident, ImplItem, ItemImpl, Lifetime, Pat, PatIdent, ReturnType,
+    Signature, Token, Type,
 };
 
 /// Expands a validated model, followed by the argument errors, if any.
@@ -27,8 +28,12 @@ pub(crate) fn expand(model: Model) -> TokenStream {
         }
         Input::Fn(mut item) => {
             let prefix = lifetime::fresh_prefix(|v| v.visit_item_fn(&item));
-            expand_fn(&args, &mut item.sig, &mut item.block, &[], &prefix);
-            item.into_token_stream()
+            let owner = Owner::Unknown;
+            let (attrs, sig, block) = (&mut item.attrs, &mut item.sig, &mut *item.block);
+            let sibling = expand_fn(&args, attrs, sig, block, owner, &[], &prefix);
+            let mut tokens = item.into_token_stream();
+            tokens.extend(sibling);
+            tokens
         }
         Input::Impl(item) => expand_impl(&args, item),
     };
@@ -67,16 +72,74 @@ fn expand_impl(args: &Args, mut item: ItemImpl) -> TokenStream {
             impl_lifetimes.push(lifetime);
         }
     }
+    let owner = Owner::Impl {
+        generic: has_type_or_const_params(&item.generics),
+    };
+    let mut siblings = Vec::new();
     for impl_item in &mut item.items {
         if let ImplItem::Fn(method) = impl_item
             && method.sig.asyncness.is_some()
             && !parse::has_own_attribute(&method.attrs)
         {
-            let (sig, block) = (&mut method.sig, &mut method.block);
-            expand_fn(args, sig, block, &impl_lifetimes, &prefix);
+            let (attrs, sig, block) = (&mut method.attrs, &mut method.sig, &mut method.block);
+            let sibling = expand_fn(args, attrs, sig, block, owner, &impl_lifetimes, &prefix);
+            siblings.extend(sibling.map(ImplItem::Verbatim));
         }
     }
+    item.items.extend(siblings);
     item.into_token_stream()
+}
+
+/// Where the function being expanded is defined, as far as the attribute can see.
+#[derive(Clone, Copy)]
+pub(crate) enum Owner {
+    /// The attribute is on the function itself: it may be a free function or a method of an
+    /// impl block the attribute cannot see.
+    Unknown,
+    /// A method of an impl block with the attribute, generic or not.
+    Impl { generic: bool },
+}
+
+/// Whether the future's `Send` can depend on how the function is instantiated: the function
+/// or its impl block has type or const parameters, or the function takes `impl Trait`
+/// arguments (lifetimes do not count). Such a future is left to be `Send` exactly when its
+/// instantiation is, as a plain `async fn`'s is; any other future is always `Send` or never,
+/// and is checked at the definition. `#[..(Send)]` asks for that check in every case.
+///
+/// With the attribute on a method alone, the impl block's parameters are out of sight: a
+/// method whose signature or body names `Self` (a receiver does) counts as generic.
+fn follows_generics(args: &Args, sig: &Signature, block: &Block, owner: Owner) -> bool {
+    if args.send_bound {
+        return false;
+    }
+    let own = has_type_or_const_params(&sig.generics)
+        || sig.inputs.iter().any(|input| match input {
+            FnArg::Typed(arg) => crate::args::contains_impl_trait(&arg.ty),
+            FnArg::Receiver(_) => false,
+        });
+    own || match owner {
+        Owner::Impl { generic } => generic,
+        Owner::Unknown => {
+            sig.receiver().is_some()
+                || mentions_self(sig.to_token_stream())
+                || mentions_self(block.to_token_stream())
+        }
+    }
+}
+
+fn has_type_or_const_params(generics: &syn::Generics) -> bool {
+    generics
+        .params
+        .iter()
+        .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)))
+}
+
+pub(crate) fn mentions_self(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        proc_macro2::TokenTree::Ident(ident) => ident == "Self",
+        proc_macro2::TokenTree::Group(group) => mentions_self(group.stream()),
+        _ => false,
+    })
 }
 
 /// Turns an `async fn` into a `fn` returning a `Coroutine` of the same future.
@@ -107,14 +170,27 @@ fn expand_impl(args: &Args, mut item: ItemImpl) -> TokenStream {
 // Like `async fn`, every argument is moved into the future when the function is called and
 // dropped when the future completes or is dropped; no code of the body runs before the
 // first poll. With `?Send`: no `Send` bound, `Coroutine<.., ::anysync::Local>` and
-// `Coroutine::local`.
+// `Coroutine::local`. Generic functions get no `Send` bound either (see `follows_generics`):
+// their future is `Send` whenever the instantiation's is, and `.run()` asks for it.
 fn expand_fn(
     args: &Args,
+    attrs: &mut Vec<Attribute>,
     sig: &mut Signature,
     block: &mut Block,
+    owner: Owner,
     impl_lifetimes: &[Lifetime],
     prefix: &str,
-) {
+) -> Option<TokenStream> {
+    let instrument = instrument::take(attrs);
+    // The returned type is `#[must_use]` already: with the function's own attribute too, an
+    // unused call would warn twice (as a plain `async fn` does not: only its future warns).
+    attrs.retain(|attr| !attr.path().is_ident("must_use"));
+    let send_bound = !args.local && !follows_generics(args, sig, block, owner);
+    // Item types are part of the output: their elided lifetimes are named below as the
+    // return type's are.
+    let mut args = args.clone();
+    let args = &mut args;
+    args.local_output = args.kind == Kind::Coroutine && !args.local && never_send(&sig.output);
     let async_span = sig
         .asyncness
         .take()
@@ -130,9 +206,16 @@ fn expand_fn(
     }
     lifetime::add_params(&mut sig.generics, &elided.named);
     if let Some(output_lifetime) = elided.output_lifetime() {
-        lifetime::OutputLifetimes(output_lifetime).visit_return_type_mut(&mut sig.output);
+        let mut output = lifetime::OutputLifetimes(output_lifetime);
+        output.visit_return_type_mut(&mut sig.output);
+        // Left elided, `item = &str` beside a named `&'__anysync0 self` made rustc's
+        // `mismatched_lifetime_syntaxes` lint suggest the hidden name to the user.
+        for ty in [&mut args.item, &mut args.send].into_iter().flatten() {
+            output.visit_type_mut(ty);
+        }
     }
     let captured = captured_lifetimes(sig, &elided.mentioned, impl_lifetimes);
+    name_never(&mut sig.output, &args.krate);
 
     let moves = move_arguments(sig);
 
@@ -157,19 +240,44 @@ fn expand_fn(
     }
     let label = args.kind.yields().then_some(&rewrite.label);
     let body = typed_body(&sig.output, &block.stmts, label);
-    let body = wrap_body(
-        args,
-        &sig.ident,
-        &rewrite.yielder,
-        &moves,
-        &body,
-        async_span,
-    );
+    // `#[instrument]` records the parameters, so a plain instrumented `async fn` never warns
+    // that one is unused; neither may the move that takes it into the future.
+    let allow_unused = instrument
+        .is_some()
+        .then(|| quote!(#[allow(unused_variables)]));
+    let future = quote_spanned! {async_span=>
+        async move {
+            #(#allow_unused #moves)*
+            #body
+        }
+    };
+    let (future, hidden) = match instrument {
+        None => (future, None),
+        Some(instrument) => {
+            let hidden = instrument::Hidden::new(args, sig, &rewrite.yielder, owner);
+            let call = hidden.call(sig, async_span);
+            let future_type = future_type(args, &sig.output, &captured, false, async_span);
+            let item = hidden.item(instrument, sig, &future_type, &future);
+            (call, Some(item))
+        }
+    };
+    let body = wrap_body(args, &sig.ident, &rewrite.yielder, &future, async_span);
+    // A hidden function local to this one goes inside its body; one that needs `Self` goes
+    // beside it, in the same impl block.
+    let (local, sibling) = match hidden {
+        Some((item, instrument::Place::Nested)) => (Some(item), None),
+        Some((item, instrument::Place::Beside)) => (None, Some(item)),
+        None => (None, None),
+    };
     *block = Block {
         brace_token: block.brace_token,
-        stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(body), None)],
+        stmts: vec![syn::Stmt::Expr(
+            syn::Expr::Verbatim(quote!(#local #body)),
+            None,
+        )],
     };
-    sig.output = return_type(args, &sig.output, &captured, async_span);
+    sig.output = return_type(args, &sig.output, &captured, send_bound, async_span);
+    sibling
 }
 
 /// The body inside the value the attribute returns.
@@ -187,21 +295,16 @@ fn wrap_body(
     args: &Args,
     name: &Ident,
     yielder: &Ident,
-    moves: &[TokenStream],
-    body: &TokenStream,
+    future: &TokenStream,
     span: Span,
 ) -> TokenStream {
     let krate = &args.krate;
     let constructor = if args.local {
         quote_spanned!(span=> local)
+    } else if args.local_output {
+        quote_spanned!(span=> local_output)
     } else {
         quote_spanned!(span=> new)
-    };
-    let future = quote_spanned! {span=>
-        async move {
-            #(#moves)*
-            #body
-        }
     };
     let item = &args.item;
     let send = args.send.clone().unwrap_or_else(|| syn::parse_quote!(()));
@@ -258,6 +361,8 @@ pub(crate) fn typed_body(
     };
     let ret = Ident::new("__anysync_ret", Span::mixed_site());
     quote! {
+        // For `-> !` this `return` of a `!` is unreachable; the lint must not reach the user.
+        #[allow(unreachable_code)]
         if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#ty> {
             return #ret;
         }
@@ -266,6 +371,18 @@ pub(crate) fn typed_body(
         let #ret: #ty = #label { #(#stmts)* };
         #[allow(unreachable_code)]
         #ret
+    }
+}
+
+/// `-> !` becomes `-> ::anysync::__private::Never`, the same type under a name stable Rust
+/// accepts where the attribute writes it (`Output = !` and `let _: ! = ..` are E0658).
+fn name_never(output: &mut ReturnType, krate: &TokenStream) {
+    if let ReturnType::Type(_, ty) = output
+        && let Type::Never(never) = &**ty
+    {
+        let span = never.bang_token.span;
+        let krate = respan(krate.clone(), span);
+        **ty = Type::Verbatim(quote_spanned!(span=> #krate::__private::Never));
     }
 }
 
@@ -302,7 +419,8 @@ fn captured_lifetimes(
 
 /// `-> T` becomes `-> ::anysync::Coroutine<impl Future<Output = T> + Send + Captures<'a>..>`,
 /// or `Iter<impl Future<..>, Item>`, `Generator<impl Future<..>, Item, Send>`,
-/// `Context<impl Future<..>, Item>` (each with `, ::anysync::Local` for `?Send`).
+/// `Context<impl Future<..>, Item>` (each with `, ::anysync::Local` for `?Send`). `+ Send`
+/// only with `send_bound`.
 ///
 /// All of it but `T` and the lifetimes is spanned at the user's `async`, so errors about the
 /// returned future ("future cannot be sent between threads safely") point there rather than
@@ -311,23 +429,22 @@ fn return_type(
     args: &Args,
     output: &ReturnType,
     captured: &[Lifetime],
+    send_bound: bool,
     async_span: Span,
 ) -> ReturnType {
     let krate = respan(args.krate.clone(), async_span);
-    let (arrow, output) = match output {
-        ReturnType::Default => (Token![->](async_span), quote_spanned!(async_span=> ())),
-        ReturnType::Type(arrow, ty) => (*arrow, ty.into_token_stream()),
+    let arrow = match output {
+        ReturnType::Default => Token![->](async_span),
+        ReturnType::Type(arrow, _) => *arrow,
     };
-    let send = (!args.local).then(|| quote_spanned!(async_span=> + #krate::__private::Send));
-    let capture_bounds = captured
-        .iter()
-        .map(|lifetime| quote_spanned!(async_span=> + #krate::__private::Captures<#lifetime>));
-    let mode = args
-        .local
-        .then(|| quote_spanned!(async_span=> , #krate::Local));
-    let future = quote_spanned! {async_span=>
-        impl #krate::__private::Future<Output = #output> #send #(#capture_bounds)*
+    let mode = if args.local {
+        Some(quote_spanned!(async_span=> , #krate::Local))
+    } else if args.local_output {
+        Some(quote_spanned!(async_span=> , #krate::LocalOutput))
+    } else {
+        None
     };
+    let future = future_type(args, output, captured, send_bound, async_span);
     let item = &args.item;
     let sent = args.send.clone().unwrap_or_else(|| syn::parse_quote!(()));
     // Kept as tokens rather than reparsed: no input can make the macro panic here.
@@ -343,13 +460,96 @@ fn return_type(
     ReturnType::Type(arrow, Box::new(Type::Verbatim(ty)))
 }
 
+/// Whether the declared output is a type that is never `Send`, whatever its parameters: an
+/// `Rc`, a raw pointer or `NonNull`, a std lock guard, a `dyn Trait` without `+ Send`, a
+/// reference to a `Cell` or `RefCell`, or anything containing one. A coroutine returning one
+/// cannot bring its output back from a background thread, so its `.run()` polls in place (the
+/// `LocalOutput` mode) instead of failing to compile. Other types are left to `.run()`'s
+/// `Send` bound, which names them if they are not `Send`.
+pub(crate) fn never_send(output: &ReturnType) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_ptr(&mut self, _: &'ast syn::TypePtr) {
+            self.0 = true;
+        }
+        fn visit_type_path(&mut self, ty: &'ast syn::TypePath) {
+            const NEVER: [&str; 6] = [
+                "Rc",
+                "NonNull",
+                "MutexGuard",
+                "RwLockReadGuard",
+                "RwLockWriteGuard",
+                "ReentrantLockGuard",
+            ];
+            if ty.qself.is_none()
+                && let Some(last) = ty.path.segments.last()
+                && NEVER.iter().any(|name| last.ident == name)
+            {
+                self.0 = true;
+            }
+            syn::visit::visit_type_path(self, ty);
+        }
+        fn visit_type_trait_object(&mut self, ty: &'ast syn::TypeTraitObject) {
+            let send = ty.bounds.iter().any(|bound| {
+                matches!(bound, syn::TypeParamBound::Trait(bound)
+                    if bound.path.segments.last().is_some_and(|s| s.ident == "Send"))
+            });
+            self.0 |= !send;
+            syn::visit::visit_type_trait_object(self, ty);
+        }
+        fn visit_type_reference(&mut self, ty: &'ast syn::TypeReference) {
+            if let Type::Path(path) = &*ty.elem
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Cell" || s.ident == "RefCell")
+            {
+                self.0 = true;
+            }
+            syn::visit::visit_type_reference(self, ty);
+        }
+        // What an `impl Trait` output hides is not written here: leave it to `.run()`.
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {}
+    }
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
+}
+
+/// `impl Future<Output = T> + Send + Captures<'a>..`, the future type inside the return type
+/// (`+ Send` only with `send_bound`).
+fn future_type(
+    args: &Args,
+    output: &ReturnType,
+    captured: &[Lifetime],
+    send_bound: bool,
+    async_span: Span,
+) -> TokenStream {
+    let krate = respan(args.krate.clone(), async_span);
+    let output = match output {
+        ReturnType::Default => quote_spanned!(async_span=> ()),
+        ReturnType::Type(_, ty) => ty.into_token_stream(),
+    };
+    let send = send_bound.then(|| quote_spanned!(async_span=> + #krate::__private::Send));
+    let capture_bounds = captured
+        .iter()
+        .map(|lifetime| quote_spanned!(async_span=> + #krate::__private::Captures<#lifetime>));
+    quote_spanned! {async_span=>
+        impl #krate::__private::Future<Output = #output> #send #(#capture_bounds)*
+    }
+}
+
 /// Gives each argument a plain name in the signature and returns the statements that move
 /// the arguments into the future, in order (so they drop in reverse order, as in `async fn`).
 //
 // Input:  (&self, key: &str, mut n: u32, (a, b): (u8, u8), _: Guard, #[cfg(x)] c: u8)
 // Output: (&self, key: &str, n: u32, __arg2: (u8, u8), __arg3: Guard, #[cfg(x)] c: u8)
 //         let _ = &self; let key = key; let mut n = n;
-//         let __arg2 = __arg2; let (a, b) = __arg2; let __arg3 = __arg3; #[cfg(x)] let c = c;
+//         let mut __arg2 = __arg2; let (a, b) = __arg2; let mut __arg3 = __arg3; #[cfg(x)] let c = c;
 //
 // `__argN` is `Span::mixed_site()`: the body cannot name it or clash with it. Attributes of
 // a parameter (`#[cfg]`, lints) are copied onto its statements so a cfg'd-out parameter
@@ -374,11 +574,22 @@ pub(crate) fn move_arguments(sig: &mut Signature) -> Vec<TokenStream> {
                 ..
             }) => {
                 let mutability = mutability.take();
-                moves.push(quote!(#(#attrs)* let #mutability #ident = #ident;));
+                // `_name` is the user's way to say "unused"; moving it into the future is
+                // ours, so the lints about using or rebinding it must not fire on it.
+                let underscore = ident.to_string().starts_with('_').then(|| {
+                    quote!(#[allow(
+                        clippy::used_underscore_binding,
+                        clippy::no_effect_underscore_binding
+                    )])
+                });
+                moves.push(quote!(#(#attrs)* #underscore let #mutability #ident = #ident;));
             }
             pat => {
                 let name = format_ident!("__arg{}", i, span = Span::mixed_site());
-                moves.push(quote!(#(#attrs)* let #name = #name;));
+                // Mutable, for a `ref mut` binding in the pattern (`ref mut v: Vec<u8>`), as
+                // `async fn` allows; the hidden name is mixed-site, so the lint never fires on
+                // user code.
+                moves.push(quote!(#(#attrs)* #[allow(unused_mut)] let mut #name = #name;));
                 if !matches!(pat, Pat::Wild(_)) {
                     moves.push(quote!(#(#attrs)* let #pat = #name;));
                 }

@@ -7,6 +7,7 @@ mod args;
 mod blocking;
 mod error;
 mod expand;
+mod instrument;
 mod lifetime;
 mod parse;
 mod receiver;
@@ -87,9 +88,19 @@ use proc_macro::TokenStream;
 /// - Calling it evaluates the arguments and moves them into the future; nothing of the body
 ///   runs until the coroutine is `.run()` or `.await`ed, and the arguments are dropped when
 ///   the future completes or is dropped, exactly as for an `async fn`.
-/// - `+ Send` is part of the signature on purpose: rustc checks it where the function is
-///   defined, with its "value is used across an await" explanation, and a coroutine can call
-///   itself (`Box::pin(f(n - 1)).await` or `f(n - 1).run()`).
+/// - `+ Send` is part of the signature of a function that is not generic: its future is
+///   always `Send` or never, so rustc checks it where the function is defined, with its
+///   "value is used across an await" explanation, and a coroutine can call itself
+///   (`Box::pin(f(n - 1)).await` or `f(n - 1).run()`).
+/// - A generic function (type or const parameters, `impl Trait` arguments, or a method of a
+///   generic impl block) has no `+ Send` in its signature: like a plain `async fn`, its future
+///   is `Send` for each instantiation whose arguments allow it, and `.run()` on one that is
+///   not is rustc's E0277 at the call, naming the type that is not `Send`. (A method that
+///   carries the attribute alone, outside an impl-level one, counts as generic when it names
+///   `Self`: the impl block is out of the attribute's sight.)
+/// - A coroutine whose output type is never `Send` (an `Rc`, a `dyn Trait` without `+ Send`,
+///   a lock guard, a raw pointer) returns `Coroutine<.., anysync::LocalOutput>`: its `.run()`
+///   polls in place where it can and panics with advice where it would have to be lent.
 /// - Elided lifetimes of the arguments are named (`'__anysync0`, ...) and each lifetime the
 ///   future borrows is listed in a `Captures<'a>` bound (a trait every type implements), so
 ///   the future captures its borrowed arguments in edition 2021 as well as in 2024.
@@ -101,6 +112,23 @@ use proc_macro::TokenStream;
 /// - `#[anysync::coroutine(?Send)]`: for futures that are not `Send` (they hold an `Rc`
 ///   across an `.await`, say). Returns `Coroutine<impl Future<Output = T>, anysync::Local>`
 ///   built with `Coroutine::local`; see `anysync::Local` for where it can `.run()`.
+/// - `#[anysync::coroutine(Send)]`: writes `+ Send` into the signature of a generic function
+///   too, so the check happens at the definition. A generic coroutine that calls itself
+///   through `.run()` needs it (without it rustc reports E0283, "cannot satisfy `impl
+///   Future<..>: Send`"):
+///
+/// ```
+/// #[anysync::coroutine(Send)]
+/// async fn total<T: Copy + Into<u64> + Send + Sync>(values: &[T]) -> u64 {
+///     match values.split_first() {
+///         None => 0,
+///         Some((first, rest)) => (*first).into() + total(rest).run(),
+///     }
+/// }
+///
+/// assert_eq!(total(&[1_u8, 2, 3]).run(), 6);
+/// ```
+///
 /// - `#[anysync::coroutine(crate = "my_crate::anysync")]`: for crates that re-export
 ///   anysync; generated code then names that path instead of `::anysync`.
 ///
@@ -118,6 +146,16 @@ use proc_macro::TokenStream;
 ///     assert_eq!(shared(std::rc::Rc::new(1)).run(), 2);
 /// }
 /// ```
+///
+/// # Other attributes
+///
+/// `#[tracing::instrument]` (any path ending in `instrument`), above or below the attribute
+/// or on a method of an impl-level one, instruments the body's execution, as on a plain
+/// `async fn`: the span is entered on every poll, wherever `.run()` polls it, and `err` and
+/// `ret` see the body's output. Below the attribute, the body goes into a hidden function
+/// carrying the `#[instrument]`, with `name` set to the function's name; a parameter written
+/// as a pattern is then skipped rather than recorded. `#[must_use]` is dropped from the
+/// function (the returned coroutine is `#[must_use]` already); other attributes are kept.
 ///
 /// # Supported items
 ///
@@ -238,7 +276,8 @@ fn expand_attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenSt
 ///
 /// # Arguments
 ///
-/// `item = T` (required), `?Send` (the body need not be `Send`: the iterator is then
+/// `item = T` (required), `Send` and `?Send` (as for [`macro@coroutine`]: a generic
+/// iterator is `Send` when its instantiation is; with `?Send` the iterator is
 /// `Iter<.., Local>`, which never moves to another thread), `crate = "path"` (for crates that
 /// re-export anysync). Methods, generics, lifetimes and borrowed arguments work as with
 /// [`macro@coroutine`].

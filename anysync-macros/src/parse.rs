@@ -46,6 +46,13 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Re
              `fn name(&self) -> anysync::Coroutine<impl Future<Output = T> + Send>` and \
              return `anysync::Coroutine::new(async move {{ ... }})` from each impl"
         ),
+        Item::Verbatim(tokens) if bodyless_fn(&tokens).is_some() => {
+            return Err(bodyless_error(kind, &tokens));
+        }
+        other if kind == Kind::Blocking => bail!(
+            item_keyword(&other),
+            "{attr} can only be applied to a plain (non-async) `fn`"
+        ),
         other if kind == Kind::Coroutine => bail!(
             item_keyword(&other),
             "{attr} can only be applied to an `async fn` or an `impl` block"
@@ -95,6 +102,13 @@ fn validate_impl(item: &ItemImpl) -> syn::Result<()> {
         );
     }
     let mut errors = Errors::default();
+    for other in &item.items {
+        if let ImplItem::Verbatim(tokens) = other
+            && bodyless_fn(tokens).is_some()
+        {
+            errors.push(bodyless_error(Kind::Coroutine, tokens));
+        }
+    }
     let mut converted = 0;
     for method in methods(item) {
         if let Err(err) = validate_sig(Kind::Coroutine, &method.sig) {
@@ -139,6 +153,32 @@ pub(crate) fn has_own_attribute(attrs: &[Attribute]) -> bool {
             .is_some_and(|segment| OURS.iter().any(|kind| segment.ident == kind.name()))
             && (path.segments.len() == 1 || path.segments[0].ident == "anysync")
     })
+}
+
+/// A function declared without a body (`async fn f();`), which syn leaves as verbatim tokens.
+fn bodyless_fn(tokens: &TokenStream) -> Option<syn::ForeignItemFn> {
+    syn::parse2::<syn::ForeignItemFn>(tokens.clone()).ok()
+}
+
+fn bodyless_error(kind: Kind, tokens: &TokenStream) -> syn::Error {
+    let attr = kind.attr();
+    match bodyless_fn(tokens) {
+        Some(decl) if decl.sig.asyncness.is_some() || kind == Kind::Blocking => format_err!(
+            decl.semi_token,
+            "`{}` has no body: {attr} rewrites a function's body, so it needs one (`{{ ... }}` \
+             instead of `;`); a declaration without a body belongs in a trait",
+            decl.sig.ident
+        ),
+        Some(decl) => format_err!(
+            decl.sig.fn_token,
+            "{attr} requires an `async fn` with a body; write `async fn {} (..) {{ ... }}`",
+            decl.sig.ident
+        ),
+        None => format_err!(
+            tokens,
+            "{attr} can only be applied to a function with a body"
+        ),
+    }
 }
 
 /// The token to point at when the item is of the wrong kind: its keyword, when it has one.

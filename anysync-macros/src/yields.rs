@@ -83,10 +83,14 @@ impl Visitor<'_> {
     // Input:  yield_!(value)
     // Output: {
     //             yield_!(@__anysync_resolve);  // no-op: resolves the user's path
-    //             if false { break '__anysync_body ::anysync::__private::unreachable(); }
-    //             __anysync_yielder.yield_(value).await       // iterators, generators
-    //             __anysync_yielder.hand_over(value).await    // contexts
+    //             if false { break '__anysync_body (::anysync::__private::unreachable()); }
+    //             __anysync_yielder.yield_(value).await       // generators: `Option<S>`
+    //             __anysync_yielder.hand_over(value).await    // contexts: the value back
+    //             __anysync_yielder.yield_(value).await;      // iterators: `()`
     //         }
+    //
+    // An iterator's `yield_!` is a statement-like `()` (it receives nothing), so that
+    // `for x in v { yield_!(x) }` and `match` arms with a `yield_!` type-check as written.
     // and exit_status!() -> __anysync_yielder.exit_status()    // contexts only
     fn replace(&mut self, mac: &Macro) -> TokenStream {
         let Rewrite {
@@ -137,14 +141,18 @@ impl Visitor<'_> {
                 let krate = &self.rewrite.krate;
                 let backstop = quote_spanned! {Span::mixed_site()=>
                     if false {
-                        break #label #krate::__private::unreachable();
+                        // Parenthesised: `break 'l ::path` reads as a label definition
+                        // (`'l:`) to syn 2, so `#[tracing::instrument]` could not parse it.
+                        break #label (#krate::__private::unreachable());
                     }
                 };
+                // Iterators receive nothing: `()`, not the `Option<()>` that `yield_` returns.
+                let unit = (*kind == Kind::Iterator).then(|| quote_spanned!(span=> ;));
                 quote_spanned! {span=>
                     {
                         #resolve
                         #backstop
-                        #yielder.#method(#value).await
+                        #yielder.#method(#value).await #unit
                     }
                 }
             }

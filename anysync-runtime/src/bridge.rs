@@ -17,8 +17,11 @@ pub(crate) enum Mobility<M, T> {
     /// The maker and the output are `Send`: a background thread may create and drive the
     /// future (`None` if no thread could be started).
     Send(fn(M) -> Option<T>),
-    /// The future must be created and polled on the calling thread.
+    /// The future must be created and polled on the calling thread: it is not `Send`.
     Local,
+    /// The future could move, but its output could not come back (it is not `Send`): poll
+    /// on the calling thread too.
+    LocalOutput,
 }
 
 impl<M, F> Mobility<M, F::Output>
@@ -46,6 +49,13 @@ where
 #[track_caller]
 pub(crate) fn block_on_local<F: Future>(future: F) -> F::Output {
     block_on_with(move || future, Mobility::Local)
+}
+
+/// Runs a `Send` future whose output is not `Send` to completion on this thread, where tokio
+/// allows that.
+#[track_caller]
+pub(crate) fn block_on_local_output<F: Future + Send>(future: F) -> F::Output {
+    block_on_with(move || future, Mobility::LocalOutput)
 }
 
 /// Creates a future with `make` and runs it to completion on the calling thread's behalf,
@@ -85,7 +95,7 @@ where
                 warn_blocking(caller);
             }
             let mut make = Some(make);
-            if let Mobility::Local = mobility {
+            if !matches!(mobility, Mobility::Send(_)) {
                 // Tokio allows in-place blocking on a current_thread runtime only outside its
                 // scheduler (an `enter()` guard, `spawn_blocking`); the global handle drives it.
                 if let Ok(output) = in_place(global::handle(), &mut make) {
@@ -153,17 +163,23 @@ fn lend<M, T>(make: Option<M>, mobility: Mobility<M, T>, caller: &Location<'_>, 
         },
         // Panicking inside a thread-local destructor aborts the process; this message is
         // printed first, and the README documents the case.
-        Mobility::Local if place == EXITING => panic!(
+        Mobility::Local | Mobility::LocalOutput if place == EXITING => panic!(
             "anysync: `.run()` at {caller} cannot run inside {place}: this thread is exiting, \
-             no runtime can be entered on it any more, and the future is not `Send`, so it \
-             cannot move to a background thread. Make the future `Send` (drop `?Send` from the \
-             attribute), or do this work before the thread exits"
+             no runtime can be entered on it any more, and the future or its output is not \
+             `Send`, so it cannot move to a background thread. Make both `Send` (drop `?Send` \
+             from the attribute), or do this work before the thread exits"
         ),
         Mobility::Local => panic!(
             "anysync: `.run()` at {caller} cannot block inside {place}: the future is not \
              `Send`, so it cannot move to a background thread, and tokio forbids blocking this \
              thread. `.await` it instead, or make the future `Send` (drop `?Send` from the \
              attribute)"
+        ),
+        Mobility::LocalOutput => panic!(
+            "anysync: `.run()` at {caller} cannot block inside {place}: it would have to run \
+             the future on a background thread, and the value it returns is not `Send`, so it \
+             cannot come back from there. `.await` it instead, or return a `Send` value (an \
+             `Arc` for an `Rc`, `Box<dyn Trait + Send>` for a `Box<dyn Trait>`)"
         ),
     }
 }

@@ -38,6 +38,31 @@ pub enum Sendable {}
 #[derive(Debug)]
 pub enum Local {}
 
+/// Mode of a [`Coroutine`] whose future is `Send` but whose output is not (an `Rc`, a
+/// `Box<dyn Trait>` without `+ Send`, a lock guard).
+///
+/// The output could not come back from a background thread, so `.run()` polls the future on
+/// the calling thread wherever tokio allows that (plain threads, multi_thread runtimes,
+/// nested calls, outside a current_thread runtime's scheduler), and panics before starting it
+/// where it would have to be lent (inside a current_thread runtime's tasks or a `LocalSet`),
+/// saying to `.await` it or to return a `Send` value. `.await` works everywhere.
+/// `#[anysync::coroutine]` picks this mode for an output type that is never `Send`.
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// #[anysync::coroutine]
+/// async fn shared(n: u32) -> Rc<u32> {
+///     tokio::task::yield_now().await;
+///     Rc::new(n)
+/// }
+///
+/// // Polled in place on this thread: the `Rc` never crosses a thread.
+/// assert_eq!(*shared(7).run(), 7);
+/// ```
+#[derive(Debug)]
+pub enum LocalOutput {}
+
 pin_project! {
     /// A future that is also runnable from blocking code: `.await` it in async code, `.run()`
     /// it in blocking code.
@@ -101,6 +126,57 @@ impl<F: Future> Coroutine<F, Local> {
     }
 }
 
+// `Send` is asked of the future by each method, not by the impl: a generic coroutine's future
+// is `Send` per instantiation (see `Coroutine::run`).
+impl<F: Future> Coroutine<F, LocalOutput> {
+    /// Wraps a `Send` future whose output is not `Send`; see [`LocalOutput`].
+    ///
+    /// ```
+    /// let c = anysync::Coroutine::local_output(async { std::rc::Rc::new(3) });
+    /// assert_eq!(*c.run(), 3);
+    /// ```
+    pub const fn local_output(future: F) -> Self {
+        Coroutine {
+            future,
+            mode: PhantomData,
+        }
+    }
+
+    /// Blocks until the future completes, polling it on the calling thread; panics with
+    /// advice where it would have to move (see [`LocalOutput`]).
+    ///
+    /// ```
+    /// let c = anysync::Coroutine::local_output(async { std::rc::Rc::new("here") });
+    /// assert_eq!(*c.run(), "here");
+    /// ```
+    #[track_caller]
+    pub fn run(self) -> F::Output
+    where
+        F: Send,
+    {
+        bridge::block_on_local_output(self.future)
+    }
+
+    /// Like [`run`](Self::run), giving up after `timeout` (the future is dropped).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let slow = anysync::Coroutine::local_output(async {
+    ///     std::future::pending::<()>().await;
+    ///     std::rc::Rc::new(())
+    /// });
+    /// assert!(slow.run_timeout(Duration::from_millis(10)).is_err());
+    /// ```
+    #[track_caller]
+    pub fn run_timeout(self, timeout: Duration) -> Result<F::Output, Elapsed>
+    where
+        F: Send,
+    {
+        bridge::block_on_local_output(Timeout::new(self.future, timeout))
+    }
+}
+
 impl<F, M> Coroutine<F, M> {
     /// Unwraps the future.
     ///
@@ -113,11 +189,11 @@ impl<F, M> Coroutine<F, M> {
     }
 }
 
-impl<F> Coroutine<F>
-where
-    F: Future + Send,
-    F::Output: Send,
-{
+// The `Send` bounds are on each method, not on the impl: for a coroutine whose future is
+// `Send` only for some instantiations (a generic `#[anysync::coroutine]`), calling `.run()`
+// on another one is then rustc's E0277 naming the type that is not `Send`, rather than
+// "method exists but its trait bounds were not satisfied".
+impl<F: Future> Coroutine<F> {
     /// Blocks the calling thread until the future completes, and returns its output.
     ///
     /// Works from any thread and context (plain threads, inside current_thread and
@@ -134,7 +210,11 @@ where
     /// assert_eq!(c.run(), 42);
     /// ```
     #[track_caller]
-    pub fn run(self) -> F::Output {
+    pub fn run(self) -> F::Output
+    where
+        F: Send,
+        F::Output: Send,
+    {
         bridge::block_on_send(self.future)
     }
 
@@ -148,7 +228,11 @@ where
     /// assert!(slow.run_timeout(Duration::from_millis(10)).is_err());
     /// ```
     #[track_caller]
-    pub fn run_timeout(self, timeout: Duration) -> Result<F::Output, Elapsed> {
+    pub fn run_timeout(self, timeout: Duration) -> Result<F::Output, Elapsed>
+    where
+        F: Send,
+        F::Output: Send,
+    {
         bridge::block_on_send(Timeout::new(self.future, timeout))
     }
 }

@@ -28,7 +28,7 @@ pub use asyncgen::generator::{Generator, GeneratorIter, Resume};
 pub use asyncgen::iter::{IntoIter, ItemOf, Iter, IterOutput, Next};
 pub use asyncgen::prefetch::{Prefetch, PrefetchIter, PrefetchNext};
 pub use config::{Config, ConfigError};
-pub use coroutine::{Coroutine, Local, Sendable};
+pub use coroutine::{Coroutine, Local, LocalOutput, Sendable};
 pub use group::{Joined, Soon, TaskGroup, task_group};
 pub use manager::{
     AsyncContext, AsyncGuard, Context, ContextOutput, Enter, EnterFuture, EnteredOf, SyncGuard,

@@ -7,6 +7,37 @@ use std::thread::{self, ThreadId};
 use tokio::task::LocalSet;
 
 /// A calling context from the runtime table.
+///
+/// The project's "every calling context" is seventeen places, each one of these variants:
+///
+/// | context | variant |
+/// |---|---|
+/// | plain thread: the main thread | `Plain` (see below) |
+/// | plain thread: a spawned one | `Plain` |
+/// | current_thread runtime: root future (a sync helper called from it) | `CurrentRoot` |
+/// | `#[tokio::main(flavor = "current_thread")]` | `CurrentRoot` (see below) |
+/// | current_thread runtime: spawned task | `CurrentTask` |
+/// | multi_thread runtime: root future | `MultiRoot` |
+/// | multi_thread runtime: worker task | `MultiTask` |
+/// | `spawn_blocking` on a current_thread / multi_thread runtime | `BlockingCurrent` / `BlockingMulti` |
+/// | `LocalSet` on a current_thread / multi_thread runtime | `LocalSetCurrent` / `LocalSetMulti` |
+/// | a `Drop` running inside a current_thread / multi_thread runtime | `DropCurrent` / `DropMulti` |
+/// | nested in another `.run()`, from a plain thread | `NestedPlain` |
+/// | nested in another `.run()`, from a current_thread runtime | `NestedCurrent` |
+/// | inside an `anysync::unblock` closure, current_thread / multi_thread | `UnblockCurrent` / `UnblockMulti` |
+///
+/// Two rows share a variant rather than duplicating one:
+/// - The test harness never runs a test on the process's main thread (each test gets a thread
+///   of its own), and nothing in anysync tells the main thread apart: `detect()` sees no
+///   runtime, no origin and no `.run()` in progress on either, so `Plain` (a fresh spawned
+///   thread) takes the main thread's path.
+/// - `#[tokio::main(flavor = "current_thread")]` expands to
+///   `Builder::new_current_thread().enable_all().build().unwrap().block_on(body)`: exactly
+///   `CurrentRoot`.
+///
+/// The others are extra places worth a test of their own: tasks of a `LocalSet`
+/// (`LocalSetCurrentTask`, `LocalSetMultiTask`), a thread holding an `enter()` guard
+/// (`EnterCurrent`, `EnterMulti`) and a task of the global runtime (`GlobalTask`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ctx {
     Plain,
@@ -24,9 +55,21 @@ pub enum Ctx {
     EnterMulti,
     NestedPlain,
     GlobalTask,
+    /// A value whose `Drop` calls the code, dropped by the root future of a current_thread
+    /// runtime (`rt.block_on(async { .. })`) after it was held across an `.await`.
+    DropCurrent,
+    /// The same inside a multi_thread runtime's root future.
+    DropMulti,
+    /// `rt.block_on(async { anysync::run(async { call() }) })` on a current_thread runtime:
+    /// the outer `.run()` is lent to a background thread, where the code runs nested.
+    NestedCurrent,
+    /// Inside a closure `anysync::unblock` runs for a current_thread runtime's root future.
+    UnblockCurrent,
+    /// The same for a multi_thread runtime.
+    UnblockMulti,
 }
 
-pub const ALL: [Ctx; 15] = [
+pub const ALL: [Ctx; 20] = [
     Ctx::Plain,
     Ctx::CurrentRoot,
     Ctx::CurrentTask,
@@ -42,10 +85,19 @@ pub const ALL: [Ctx; 15] = [
     Ctx::EnterMulti,
     Ctx::NestedPlain,
     Ctx::GlobalTask,
+    Ctx::DropCurrent,
+    Ctx::DropMulti,
+    Ctx::NestedCurrent,
+    Ctx::UnblockCurrent,
+    Ctx::UnblockMulti,
 ];
 
 impl Ctx {
     /// Whether `.run()` polls in place here (the other contexts lend to a background thread).
+    ///
+    /// `NestedCurrent` polls in place on the background thread its outer `.run()` was lent
+    /// to, which is where the code was called; the `Unblock*` contexts poll in place on the
+    /// blocking thread with the handle of the runtime that called `unblock` (its origin).
     pub fn in_place(self) -> bool {
         matches!(
             self,
@@ -56,6 +108,10 @@ impl Ctx {
                 | Ctx::EnterMulti
                 | Ctx::NestedPlain
                 | Ctx::GlobalTask
+                | Ctx::DropMulti
+                | Ctx::NestedCurrent
+                | Ctx::UnblockCurrent
+                | Ctx::UnblockMulti
         )
     }
 
@@ -63,11 +119,27 @@ impl Ctx {
     pub fn user_multi_thread(self) -> bool {
         matches!(
             self,
-            Ctx::MultiRoot | Ctx::MultiTask | Ctx::BlockingMulti | Ctx::EnterMulti
+            Ctx::MultiRoot
+                | Ctx::MultiTask
+                | Ctx::BlockingMulti
+                | Ctx::EnterMulti
+                | Ctx::DropMulti
+                | Ctx::UnblockMulti
         )
     }
 
+    /// Whether the future is driven by the caller's own runtime rather than the global one:
+    /// in place on a user multi_thread runtime, or inside an `unblock` closure, whose
+    /// `.run()` uses the runtime that called `unblock` whatever its flavor (asyncer's
+    /// `syncify`).
+    pub fn user_runtime(self) -> bool {
+        self.user_multi_thread() || self == Ctx::UnblockCurrent
+    }
+
     /// Where a `?Send` future cannot run (tokio forbids blocking and it cannot move).
+    ///
+    /// `DropCurrent` is a current_thread scheduler thread, like `CurrentRoot`. The nested and
+    /// `unblock` contexts poll in place inside `Handle::block_on`, where tokio allows blocking.
     pub fn forbids_local(self) -> bool {
         matches!(
             self,
@@ -77,7 +149,19 @@ impl Ctx {
                 | Ctx::LocalSetCurrentTask
                 | Ctx::LocalSetMulti
                 | Ctx::LocalSetMultiTask
+                | Ctx::DropCurrent
         )
+    }
+}
+
+/// Calls its closure when dropped: the `Drop` contexts.
+struct CallOnDrop<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Drop for CallOnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
     }
 }
 
@@ -157,6 +241,37 @@ pub fn within<R: Send + 'static>(ctx: Ctx, f: impl FnOnce() -> R + Send + 'stati
                     Some(rt),
                     out.unwrap_or_else(|e| panic::resume_unwind(e.into_panic())),
                 )
+            }
+            Ctx::DropCurrent | Ctx::DropMulti => {
+                let rt = if ctx == Ctx::DropCurrent {
+                    current()
+                } else {
+                    multi()
+                };
+                let out = rt.block_on(async move {
+                    let mut out = None;
+                    {
+                        let _guard = CallOnDrop(Some(|| out = Some(call())));
+                        tokio::task::yield_now().await;
+                    } // `_guard` is dropped here, while the runtime polls this future.
+                    out.expect("the guard was dropped")
+                });
+                (Some(rt), out)
+            }
+            Ctx::NestedCurrent => {
+                let rt = current();
+                let out = rt.block_on(async move { anysync::run(async move { call() }) });
+                (Some(rt), out)
+            }
+            Ctx::UnblockCurrent | Ctx::UnblockMulti => {
+                let rt = if ctx == Ctx::UnblockCurrent {
+                    current()
+                } else {
+                    multi()
+                };
+                // Inside the async block, so `unblock` sees the runtime that awaits it.
+                let out = rt.block_on(async move { anysync::unblock(call).await });
+                (Some(rt), out)
             }
             Ctx::EnterCurrent | Ctx::EnterMulti => {
                 let rt = if ctx == Ctx::EnterCurrent {

@@ -1,0 +1,4 @@
+#[anysync::blocking]
+struct NotAFunction;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[anysync::iterator(item = impl Sized)]
+async fn opaque_items() {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[anysync::coroutine(Send, ?Send)]
+async fn contradicts() {}
+
+#[anysync::coroutine(Send, Send)]
+async fn twice() {}
+
+fn main() {}
