@@ -4,7 +4,9 @@
 //!
 //! Regression tests: written below `#[anysync::coroutine]`, or on a method of an impl-level
 //! one, `#[instrument]` instrumented only the call that built the coroutine, and
-//! `#[instrument(err)]` there was a type error.
+//! `#[instrument(err)]` there was a type error; written above an iterator, generator or
+//! context, where tracing moves the body into its own `async` blocks, every `yield_!` was
+//! refused.
 
 mod common;
 
@@ -247,6 +249,43 @@ async fn session(id: u64) {
     tracing::info!("after");
 }
 
+// `#[instrument]` above the attribute: tracing expands first and moves the body, `yield_!`s
+// and all, into its own `async move` blocks (with `err` or `ret`, two of them).
+
+#[instrument(err)]
+#[anysync::iterator(item = u64)]
+async fn listing_above(id: u64) -> Result<(), String> {
+    tracing::info!("before");
+    tokio::task::yield_now().await;
+    yield_!(id);
+    for x in [1, 2] {
+        yield_!(x);
+    }
+    tracing::info!("after");
+    Err(format!("no {id}"))
+}
+
+#[instrument(ret)]
+#[anysync::generator(item = u64, send = u64)]
+async fn accumulate_above(id: u64) -> u64 {
+    tracing::info!("before");
+    let mut total = 0;
+    while let Some(x) = yield_!(total) {
+        total += x;
+    }
+    tracing::info!("after");
+    total + id
+}
+
+#[instrument]
+#[anysync::context(item = u64)]
+async fn session_above(id: u64) {
+    tracing::info!("before");
+    tokio::task::yield_now().await;
+    yield_!(id);
+    tracing::info!("after");
+}
+
 /// Runs each placement with `.run()` in `ctx` and checks its events.
 fn check_every_placement_in(ctx: common::ctx::Ctx) {
     let client = Client { host: "db" };
@@ -315,6 +354,49 @@ fn check_every_placement_in(ctx: common::ctx::Ctx) {
     assert_in_span(ids[6], "generic", &place);
     assert_in_span(ids[7], "listing", &place);
     assert_in_span(ids[8], "accumulate", &place);
+    check_above_in(ctx);
+}
+
+/// The bodies that yield, with `#[instrument]` above the attribute, run with `.run()` in
+/// `ctx`: each yields what it should and logs inside its span, and `err`/`ret` see its output.
+fn check_above_in(ctx: common::ctx::Ctx) {
+    let ids: [u64; 3] = std::array::from_fn(|_| fresh_id());
+    let place = format!("{ctx:?}, #[instrument] above");
+    let ran = within(ctx, move || {
+        let listed = listing_above(ids[0]).into_iter().collect::<Vec<_>>();
+        let mut g = accumulate_above(ids[1]);
+        let sent = (g.resume().run(), g.send(5).run(), g.resume().run());
+        let guard = session_above(ids[2]).enter().run();
+        let held = *guard;
+        guard.exit();
+        (listed, sent, held)
+    })
+    .value;
+    assert_eq!(
+        ran.0,
+        [Ok(ids[0]), Ok(1), Ok(2), Err(format!("no {}", ids[0]))],
+        "{place}"
+    );
+    assert_eq!(ran.1, (Some(0), Some(5), None), "{place}");
+    assert_eq!(ran.2, ids[2], "{place}");
+
+    let listing = assert_in_span(ids[0], "listing_above", &place);
+    let error = format!("error=no {}", ids[0]);
+    assert!(
+        listing
+            .iter()
+            .any(|e| e.scope.contains(&"listing_above") && e.fields.contains(&error)),
+        "{place}: `err` logs the body's error inside the span: {listing:?}"
+    );
+    let accumulate = assert_in_span(ids[1], "accumulate_above", &place);
+    let value = format!("return={}", ids[1] + 5);
+    assert!(
+        accumulate
+            .iter()
+            .any(|e| e.scope.contains(&"accumulate_above") && e.fields.contains(&value)),
+        "{place}: `ret` logs the body's value inside the span: {accumulate:?}"
+    );
+    assert_in_span(ids[2], "session_above", &place);
 }
 
 #[test]

@@ -223,7 +223,12 @@ fn expand_fn(
         block.stmts = vec![syn::parse_quote!(loop {})];
     }
     let rewrite = Rewrite::new(args.kind, args.krate.clone());
-    let yields = rewrite.body(&mut block.stmts);
+    // `#[tracing::instrument]` above us has moved the body into its own blocks: the label
+    // goes on the body there.
+    let (yields, labelled) = match rewrite.instrumented(&mut block.stmts) {
+        Some(yields) => (yields, true),
+        None => (rewrite.body(&mut block.stmts), false),
+    };
     if args.kind == Kind::Context && yields == 0 && !args.inert {
         // The one mistake about `yield_!` that is visible before run time.
         let message = "#[anysync::context] needs exactly one `yield_!(value)` in its body: the \
@@ -238,7 +243,7 @@ fn expand_fn(
             ),
         );
     }
-    let label = args.kind.yields().then_some(&rewrite.label);
+    let label = (args.kind.yields() && !labelled).then_some(&rewrite.label);
     let body = typed_body(&sig.output, &block.stmts, label);
     // `#[instrument]` records the parameters, so a plain instrumented `async fn` never warns
     // that one is unused; neither may the move that takes it into the future.

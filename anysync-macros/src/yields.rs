@@ -12,13 +12,18 @@
 //!   `break 'label`, with a label that only the body's own block defines: rustc rejects a
 //!   `break` to it from inside any closure or `async` block (E0767). The label is
 //!   `Span::mixed_site()`, so user code cannot name it.
+//!
+//! One nesting is the user's own body in another form: `#[tracing::instrument]` written above
+//! our attribute expands first and moves the body into `async move` blocks that it awaits in
+//! place. [`Rewrite::instrumented`] recognises that shape and rewrites the body where it now
+//! is, with the label on it there.
 
 use crate::args::Kind;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, ExprMacro, Ident, Item, Lifetime, Macro, Stmt, StmtMacro};
+use syn::{Block, Expr, ExprMacro, Ident, Item, Lifetime, Local, Macro, Pat, Stmt, StmtMacro};
 
 /// The names a rewrite needs: the hidden yielder and the body's label.
 pub(crate) struct Rewrite {
@@ -51,6 +56,90 @@ impl Rewrite {
             visitor.visit_stmt_mut(stmt);
         }
         visitor.yields
+    }
+
+    /// The body of a function that `#[tracing::instrument]` (written above our attribute)
+    /// has already expanded: rewrites the user's statements inside tracing's `async move`
+    /// blocks and labels them there (a body that yields needs its label around the `yield_!`s;
+    /// see the module docs). Returns how many `yield_!`s it rewrote, or `None` if `stmts` is
+    /// not in that shape, when [`Rewrite::body`] applies.
+    ///
+    /// tracing-attributes 0.1 makes the body of an instrumented `async fn`:
+    /// ```text
+    /// <statements for its own warnings, if any>
+    /// let __tracing_attr_span = <span>;
+    /// let __tracing_instrument_future = <future>;
+    /// if !__tracing_attr_span.is_disabled() { <instrumented future>.await } else { <future>.await }
+    /// ```
+    /// where `<future>` is `async move <block>`, or with `err`/`ret` an `async move` block
+    /// that first awaits `async move <block>`; `<block>` is the user's block after a
+    /// `return` that never runs (tracing's hint for type inference). The future is awaited at once, in
+    /// place, and each block moves the yielder in, so a `yield_!` there still acts on the body
+    /// of our function and on nothing else.
+    pub(crate) fn instrumented(&self, stmts: &mut [Stmt]) -> Option<usize> {
+        let future = stmts.windows(2).position(|pair| {
+            matches!(pair, [Stmt::Local(span), Stmt::Local(future)]
+                if binds(span, "__tracing_attr_span")
+                    && binds(future, "__tracing_instrument_future"))
+        })? + 1;
+        let Stmt::Local(future) = &mut stmts[future] else {
+            unreachable!("matched above");
+        };
+        let Expr::Async(outer) = &mut *future.init.as_mut()?.expr else {
+            return None;
+        };
+        let block = match awaited_block(&mut outer.block) {
+            Some(inner) => inner,
+            None => &mut outer.block,
+        };
+        let yields = self.body(&mut block.stmts);
+        if self.kind.yields() {
+            let label = &self.label;
+            let inner = &block.stmts;
+            let labelled = quote!(#label: { #(#inner)* });
+            block.stmts = vec![Stmt::Expr(Expr::Verbatim(labelled), None)];
+        }
+        Some(yields)
+    }
+}
+
+/// Whether `local` is `let <name> = ...`.
+fn binds(local: &Local, name: &str) -> bool {
+    matches!(&local.pat, Pat::Ident(pat) if pat.ident == name)
+}
+
+/// Whether `pat` is `<name>(..)`.
+fn variant(pat: &Pat, name: &str) -> bool {
+    matches!(pat, Pat::TupleStruct(pat) if pat.path.is_ident(name))
+}
+
+/// The user's block in tracing's `err`/`ret` wrapper: `let __match_scrutinee = async move
+/// <block>.await; ..`, `match async move <block>.await { Ok(x) => .., Err(e) => .. }` or
+/// `let x = async move <block>.await; ..`.
+fn awaited_block(wrapper: &mut Block) -> Option<&mut Block> {
+    let len = wrapper.stmts.len();
+    let awaited = match wrapper.stmts.first_mut()? {
+        Stmt::Local(local)
+            if binds(local, "__match_scrutinee") || (binds(local, "x") && len == 3) =>
+        {
+            &mut *local.init.as_mut()?.expr
+        }
+        Stmt::Expr(Expr::Match(matched), None)
+            if len == 1
+                && matched.arms.len() == 2
+                && variant(&matched.arms[0].pat, "Ok")
+                && variant(&matched.arms[1].pat, "Err") =>
+        {
+            &mut *matched.expr
+        }
+        _ => return None,
+    };
+    let Expr::Await(awaited) = awaited else {
+        return None;
+    };
+    match &mut *awaited.base {
+        Expr::Async(inner) => Some(&mut inner.block),
+        _ => None,
     }
 }
 
