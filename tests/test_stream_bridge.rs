@@ -362,8 +362,11 @@ fn a_local_stream_iterates_where_it_can_stay_and_panics_with_advice_elsewhere() 
         let ran = within(ctx, || {
             panic::catch_unwind(|| {
                 let stream = futures::stream::iter([Rc::new(1_u32), Rc::new(2)]);
-                let it = anysync::iter_local(stream);
-                (here(), it.into_iter().map(|rc| *rc).sum::<u32>())
+                let mut sum = 0;
+                for n in anysync::iter_local(stream) {
+                    sum += *n;
+                }
+                (here(), sum)
             })
             .map_err(|payload| panic_message(&*payload))
         });
@@ -374,6 +377,14 @@ fn a_local_stream_iterates_where_it_can_stay_and_panics_with_advice_elsewhere() 
             assert!(
                 message.contains("`.await` it instead"),
                 "{ctx:?}: {message}"
+            );
+            assert!(
+                message.contains("use `anysync::iter`"),
+                "{ctx:?}: {message}"
+            );
+            assert!(
+                message.contains("test_stream_bridge.rs"),
+                "{ctx:?}: names the caller: {message}"
             );
         } else {
             let (thread, sum) = ran.value.unwrap_or_else(|m| panic!("{ctx:?}: {m}"));
@@ -476,7 +487,7 @@ struct Pulls {
     next: u32,
     pulled: Counter,
     dropped: mpsc::Sender<()>,
-    /// If set, `next()` waits for a message before producing each item from `gate_from` on.
+    /// If set, `next()` waits for a message before producing this item.
     gate: Option<(u32, mpsc::Receiver<()>)>,
 }
 
@@ -493,9 +504,9 @@ impl Pulls {
         (pulls, pulled, drops)
     }
 
-    fn gated_from(mut self, from: u32) -> (Self, mpsc::Sender<()>) {
+    fn gated_at(mut self, at: u32) -> (Self, mpsc::Sender<()>) {
         let (open, gate) = mpsc::channel();
-        self.gate = Some((from, gate));
+        self.gate = Some((at, gate));
         (self, open)
     }
 }
@@ -504,8 +515,8 @@ impl Iterator for Pulls {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
-        if let Some((from, gate)) = &self.gate
-            && self.next >= *from
+        if let Some((at, gate)) = &self.gate
+            && self.next == *at
         {
             gate.recv_timeout(PATIENCE).expect("the gate never opened");
         }
@@ -568,7 +579,7 @@ fn dropping_unblock_iter_drops_the_iterator_also_mid_batch() {
     // Dropped while a batch is blocked in `next()`: the iterator goes as soon as that call
     // returns, and nothing more is pulled.
     let (pulls, pulled, drops) = Pulls::new();
-    let (pulls, open) = pulls.gated_from(1);
+    let (pulls, open) = pulls.gated_at(1);
     let rt = common::current_thread();
     rt.block_on(async {
         let mut stream = anysync::unblock_iter(pulls);
@@ -638,7 +649,7 @@ fn a_panic_in_the_iterator_reaches_the_consumer_after_the_items_before_it() {
 fn unblock_iter_in_select_loses_no_item_when_the_other_branch_wins() {
     use futures::StreamExt;
     let (pulls, _, _drops) = Pulls::new();
-    let (pulls, open) = pulls.gated_from(1);
+    let (pulls, open) = pulls.gated_at(1);
     let rt = common::current_thread();
     let got = rt.block_on(async move {
         let mut stream = anysync::unblock_iter(pulls);
