@@ -559,8 +559,13 @@ fn unblock_iter_pulls_within_its_bound_and_only_once_polled() {
         (first, when_full, later, pulled.get())
     });
     assert_eq!(first, Some(0));
+    // 8 buffered, plus item 0 if it was taken before the buffer filled (the batch may still
+    // be pulling that 9th one when `when_full` is read).
     assert!((8..=9).contains(&when_full), "{when_full}");
-    assert_eq!(later, when_full, "a full buffer stops the batch");
+    assert!(
+        (when_full..=9).contains(&later),
+        "a full buffer stops the batch: {later}"
+    );
     assert!(
         after_more <= 21 + 8,
         "at most the buffer ahead of what was taken: {after_more}"
