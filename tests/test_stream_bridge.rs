@@ -119,6 +119,26 @@ fn tcp_lines(addr: SocketAddr) -> LinesStream<BufReader<TcpStream>> {
     LinesStream::new(BufReader::new(tcp).lines())
 }
 
+/// The same, with the socket registered on a current_thread runtime that runs on a thread of
+/// its own (a source driven by a runtime the caller neither is in nor blocks).
+fn tcp_lines_on_another_runtime(addr: SocketAddr) -> LinesStream<BufReader<TcpStream>> {
+    static OTHER: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+    let handle = OTHER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let rt = common::current_thread();
+            tx.send(rt.handle().clone()).expect("handle");
+            rt.block_on(std::future::pending::<()>());
+        });
+        rx.recv().expect("the other runtime")
+    });
+    let connect = handle.spawn(async move { TcpStream::connect(addr).await });
+    let tcp = futures::executor::block_on(connect)
+        .expect("the connect task")
+        .expect("connect");
+    LinesStream::new(BufReader::new(tcp).lines())
+}
+
 fn numbers(n: u32) -> Vec<String> {
     (0..n).map(|i| i.to_string()).collect()
 }
@@ -147,9 +167,15 @@ fn a_tcp_stream_iterates_with_for_and_awaits_in_every_context() {
                 }
                 got
             });
-            (by_for, head, fourth, tail, awaited)
+            // A socket driven by a runtime running on another thread.
+            let other: Vec<String> = anysync::iter(tcp_lines_on_another_runtime(addr))
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            (by_for, head, fourth, tail, awaited, other)
         });
-        let (by_for, head, fourth, tail, awaited) = ran.value;
+        let (by_for, head, fourth, tail, awaited, other) = ran.value;
+        assert_eq!(other, numbers(50), "{ctx:?}: another runtime's socket");
         assert_eq!(by_for, numbers(50), "{ctx:?}: `for`");
         assert_eq!(head, numbers(3), "{ctx:?}: `&mut it`");
         assert_eq!((fourth.as_str(), tail), ("3", 46), "{ctx:?}: the rest");

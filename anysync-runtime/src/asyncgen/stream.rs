@@ -105,6 +105,42 @@ impl<S: Stream> fmt::Debug for FromStream<S> {
 /// stream use [`iter_local`]. The stream lives in one allocation made here; iterating
 /// allocates nothing per item.
 ///
+/// # Whose runtime drives the stream
+///
+/// Each item is polled as `.run()` polls a future, so a stream whose IO or feeding task belongs
+/// to a runtime that keeps running works everywhere: the global runtime (a socket opened with
+/// `.run()`), a multi_thread runtime, a runtime on another thread. Inside a current_thread
+/// runtime, though, blocking iteration stops that runtime until each item arrives: a stream
+/// fed by *that* runtime (a socket connected with `.await` in one of its tasks, a channel
+/// filled by one of its tasks) then waits forever, as any `.run()` of such a future does (the
+/// README's "Blocking a runtime is still blocking it"). There, `.await` the items instead, or
+/// open the source with `.run()` so that it lives on the global runtime:
+///
+/// ```
+/// use anysync::RunExt;
+/// use tokio::io::{AsyncBufReadExt, BufReader};
+/// use tokio_stream::wrappers::LinesStream;
+///
+/// # let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// # let addr = server.local_addr().unwrap();
+/// # std::thread::spawn(move || {
+/// #     use std::io::Write;
+/// #     let (mut socket, _) = server.accept().unwrap();
+/// #     socket.write_all(b"one\ntwo\n").unwrap();
+/// # });
+/// /// A sync helper, called below from a current_thread runtime's task.
+/// fn read_lines(addr: std::net::SocketAddr) -> Vec<String> {
+///     // Connected with `.run()`: the socket is registered with a runtime that keeps running.
+///     let socket = async { tokio::net::TcpStream::connect(addr).await }.run().unwrap();
+///     let lines = LinesStream::new(BufReader::new(socket).lines());
+///     anysync::iter(lines).into_iter().map(Result::unwrap).collect()
+/// }
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let lines = rt.block_on(async { tokio::spawn(async move { read_lines(addr) }).await.unwrap() });
+/// assert_eq!(lines, ["one", "two"]);
+/// ```
+///
 /// # Example
 ///
 /// ```
