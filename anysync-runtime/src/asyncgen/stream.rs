@@ -105,6 +105,11 @@ impl<S: Stream> fmt::Debug for FromStream<S> {
 /// stream use [`iter_local`]. The stream lives in one allocation made here; iterating
 /// allocates nothing per item.
 ///
+/// ```compile_fail
+/// let rcs = futures::stream::iter([std::rc::Rc::new(1)]);
+/// let it = anysync::iter(rcs); // error: `Rc<i32>` cannot be sent between threads safely
+/// ```
+///
 /// # Whose runtime drives the stream
 ///
 /// Each item is polled as `.run()` polls a future, so a stream whose IO or feeding task belongs
