@@ -1,5 +1,6 @@
-//! Per-item cost of `#[anysync::iterator]` and `#[anysync::generator]` against hand-written
-//! anchors measured in the same process (issue 3).
+//! Per-item cost of `#[anysync::iterator]` and `#[anysync::generator]` (issue 3), and of
+//! `anysync::iter` over a stream the user holds (issue 12), against hand-written anchors
+//! measured in the same process.
 //!
 //! The harness is `benches/run.rs`'s: each comparison alternates ours and its anchor in many
 //! short rounds (swapping which goes first), and reports the median of the per-round ratios
@@ -52,6 +53,11 @@ fn anchor_stream(n: u64) -> impl Stream<Item = u64> + Send + 'static {
             yield black_box(i);
         }
     }
+}
+
+/// A ready stream of `0..n` that users already hold (issue 12's `anysync::iter` rows).
+fn ready_stream(n: u64) -> impl Stream<Item = u64> + Send + Unpin + 'static {
+    futures::stream::iter((0..n).map(black_box))
 }
 
 /// Ours: a running total, the generator of the issue's example.
@@ -207,6 +213,7 @@ const PREFETCH: usize = 64;
 // ---------------------------------------------------------------------------------------------
 
 const PLAIN: &str = "Blocking `for` on a plain thread";
+const STREAM: &str = "`anysync::iter` over a stream on a plain thread";
 const CURRENT: &str = "Blocking `for` inside a current_thread task";
 const ASYNC: &str = "Async `.next().await` in a current_thread runtime";
 const GENERATOR: &str = "Generator `send` round trip (informative)";
@@ -280,6 +287,87 @@ fn main() {
             })
         }),
     );
+    // `anysync::iter` (issue 12): a stream the user already holds, iterated with `for`. Both
+    // sides get the same ready stream, `futures::stream::iter` (`Unpin`, as `block_on_stream`
+    // needs), and the same `stream!` (boxed for the anchor, pinned inside ours).
+    b.paired(
+        STREAM,
+        "`for` over `anysync::iter(stream::iter)` vs `block_on_stream(stream::iter)`",
+        Target::AtMost(0.6),
+        side("`for x in anysync::iter(stream::iter(0..n))`", n, |n| {
+            timed(|| {
+                let mut t = Tally::new();
+                for x in anysync::iter(ready_stream(n)) {
+                    t.add(x);
+                }
+                t.check(n);
+            })
+        }),
+        side(
+            "`for x in futures::executor::block_on_stream(stream::iter(0..n))`",
+            n,
+            |n| {
+                timed(|| {
+                    let mut t = Tally::new();
+                    for x in futures::executor::block_on_stream(ready_stream(n)) {
+                        t.add(x);
+                    }
+                    t.check(n);
+                })
+            },
+        ),
+    );
+    b.paired(
+        STREAM,
+        "`for` over `anysync::iter(stream::iter)` vs `for` over `#[anysync::iterator]` (same machinery)",
+        Target::None,
+        side("`for x in anysync::iter(stream::iter(0..n))`", n, |n| {
+            timed(|| {
+                let mut t = Tally::new();
+                for x in anysync::iter(ready_stream(n)) {
+                    t.add(x);
+                }
+                t.check(n);
+            })
+        }),
+        side("`for x in numbers(n)`", n, |n| {
+            timed(|| {
+                let mut t = Tally::new();
+                for x in numbers(n) {
+                    t.add(x);
+                }
+                t.check(n);
+            })
+        }),
+    );
+    b.paired(
+        STREAM,
+        "`for` over `anysync::iter(stream!)` vs `block_on_stream(Box::pin(stream!))`",
+        Target::None,
+        side("`for x in anysync::iter(stream!)`", n, |n| {
+            timed(|| {
+                let mut t = Tally::new();
+                for x in anysync::iter(anchor_stream(n)) {
+                    t.add(x);
+                }
+                t.check(n);
+            })
+        }),
+        side(
+            "`for x in futures::executor::block_on_stream(Box::pin(stream!))`",
+            n,
+            |n| {
+                timed(|| {
+                    let mut t = Tally::new();
+                    for x in futures::executor::block_on_stream(Box::pin(anchor_stream(n))) {
+                        t.add(x);
+                    }
+                    t.check(n);
+                })
+            },
+        ),
+    );
+
     let n = b.n(100_000);
     b.paired(
         PLAIN,

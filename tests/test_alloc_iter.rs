@@ -1,6 +1,6 @@
-//! A blocking `for` over an `#[anysync::iterator]` on a plain thread allocates nothing per item
-//! after warm-up (issue 3's "0 heap allocations per item"), proved deterministically with a
-//! counting global allocator instead of timing.
+//! A blocking `for` over an `#[anysync::iterator]` (or an `anysync::iter(stream)`, issue 12) on
+//! a plain thread allocates nothing per item after warm-up (issue 3's "0 heap allocations per
+//! item"), proved deterministically with a counting global allocator instead of timing.
 //!
 //! Only allocations made by the test thread while it opted in are counted, so the global
 //! runtime's worker and other tests running in parallel do not disturb the count. On a plain
@@ -94,6 +94,65 @@ fn the_counter_sees_what_the_body_allocates_per_item() {
     // Guards the tests above against items being produced on a thread that is not counted:
     // a body that boxes every item must show exactly one allocation per item.
     let mut it = boxed_numbers(COUNTED * 2).into_iter();
+    assert_eq!(it.next().as_deref(), Some(&0));
+    let mut count = 0;
+    let allocations = allocations_in(|| {
+        for x in it.by_ref().take(COUNTED as usize) {
+            count += 1;
+            drop(std::hint::black_box(x));
+        }
+    });
+    assert_eq!(count, COUNTED);
+    assert_eq!(allocations, COUNTED);
+}
+
+/// `anysync::iter` over a stream (issue 12): the same machinery, so the same count.
+#[test]
+fn plain_thread_for_over_a_ready_stream_allocates_nothing_per_item() {
+    let mut it = anysync::iter(futures::stream::iter(0..COUNTED * 2)).into_iter();
+    assert_eq!(it.next(), Some(0));
+    let (mut count, mut sum) = (0, 0);
+    let allocations = allocations_in(|| {
+        for x in it.by_ref().take(COUNTED as usize) {
+            count += 1;
+            sum += x;
+        }
+    });
+    assert_eq!((count, sum), (COUNTED, (1..=COUNTED).sum::<u64>()));
+    assert_eq!(
+        allocations, 0,
+        "allocations in {COUNTED} items of `for` over `anysync::iter(stream)` on a plain thread"
+    );
+}
+
+#[test]
+fn plain_thread_for_over_a_suspending_stream_allocates_nothing_per_item() {
+    let stream = futures::stream::unfold(0_u64, |i| async move {
+        tokio::task::yield_now().await;
+        Some((i, i + 1))
+    });
+    let mut it = anysync::iter(stream).into_iter();
+    assert_eq!(it.next(), Some(0));
+    let (mut count, mut sum) = (0, 0);
+    let allocations = allocations_in(|| {
+        for x in it.by_ref().take(COUNTED as usize) {
+            count += 1;
+            sum += x;
+        }
+    });
+    assert_eq!((count, sum), (COUNTED, (1..=COUNTED).sum::<u64>()));
+    assert_eq!(
+        allocations, 0,
+        "allocations in {COUNTED} items (each after a `yield_now`) of `for` over \
+         `anysync::iter(stream)` on a plain thread"
+    );
+}
+
+#[test]
+fn the_counter_sees_what_a_stream_allocates_per_item() {
+    // The control for the two tests above: the stream is polled on the counting thread.
+    let boxed = futures::stream::unfold(0_u64, |i| async move { Some((Box::new(i), i + 1)) });
+    let mut it = anysync::iter(boxed).into_iter();
     assert_eq!(it.next().as_deref(), Some(&0));
     let mut count = 0;
     let allocations = allocations_in(|| {

@@ -173,7 +173,8 @@ fn lend<M, T>(make: Option<M>, mobility: Mobility<M, T>, caller: &Location<'_>, 
             "anysync: `.run()` at {caller} cannot block inside {place}: the future is not \
              `Send`, so it cannot move to a background thread, and tokio forbids blocking this \
              thread. `.await` it instead, or make the future `Send` (drop `?Send` from the \
-             attribute)"
+             attribute; for a stream, make it `Send` and use `anysync::iter` instead of \
+             `anysync::iter_local`)"
         ),
         Mobility::LocalOutput => panic!(
             "anysync: `.run()` at {caller} cannot block inside {place}: it would have to run \

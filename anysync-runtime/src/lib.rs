@@ -22,11 +22,13 @@ mod raw;
 mod run;
 mod timeout;
 mod unblock;
+mod unblock_iter;
 
 pub use asyncgen::core::Exit;
 pub use asyncgen::generator::{Generator, GeneratorIter, Resume};
 pub use asyncgen::iter::{IntoIter, ItemOf, Iter, IterOutput, Next};
 pub use asyncgen::prefetch::{Prefetch, PrefetchIter, PrefetchNext};
+pub use asyncgen::stream::{FromStream, StreamIter, iter, iter_local};
 pub use config::{Config, ConfigError};
 pub use coroutine::{Coroutine, Local, LocalOutput, Sendable};
 pub use group::{Joined, Soon, TaskGroup, task_group};
@@ -37,6 +39,7 @@ pub use pool::Pool;
 pub use run::{RunExt, run};
 pub use timeout::Elapsed;
 pub use unblock::{Blocking, CancelToken, Unblock, unblock, unblock_cancellable};
+pub use unblock_iter::{UNBLOCK_ITER_BUFFER, UnblockIter, unblock_iter};
 
 /// Items for the code `anysync`'s macros generate. Not public API.
 #[doc(hidden)]

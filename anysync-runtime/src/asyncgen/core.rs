@@ -41,6 +41,20 @@ impl<Y, S> Yielder<Y, S> {
             value: Some(value),
         }
     }
+
+    /// Leaves `value` for the driver, which takes it as soon as the body's poll returns
+    /// `Pending`: what a body written as a plain `Future` does in place of
+    /// `yield_(value).await` (`asyncgen/stream.rs`). Such a body must return `Pending` right
+    /// after offering, and offer at most once per poll.
+    #[inline]
+    pub(crate) fn offer(&mut self, value: Y) {
+        if let Err(value) = self.end.put(value) {
+            // The driver takes the item after every poll that left one, so the slot is empty
+            // at the next poll: only a body that offers twice in one poll gets here.
+            drop(value);
+            unreachable!("anysync: a body offered a second item in one poll");
+        }
+    }
 }
 
 /// How a context manager's block ended, as its body sees it after `yield_!`.

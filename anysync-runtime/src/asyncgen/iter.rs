@@ -63,6 +63,9 @@ impl<T, E> IterOutput<T> for Result<(), E> {
 /// Dropping the iterator drops the body, running its cleanup. A panic in the body reaches the
 /// consumer; the iterator then ends.
 ///
+/// [`anysync::iter`](crate::iter) makes one from any [`Stream`] (the stream is its body), so
+/// all of this holds for a stream the caller already has.
+///
 /// # Example
 ///
 /// ```
