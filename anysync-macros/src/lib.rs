@@ -11,6 +11,7 @@ mod instrument;
 mod lifetime;
 mod parse;
 mod receiver;
+mod traits;
 mod yields;
 
 use args::Kind;
