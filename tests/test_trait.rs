@@ -257,16 +257,17 @@ fn static_dispatch_runs_in_every_context() {
         let ran = within(ctx, move || {
             let memory = Memory::new();
             let tcp = Tcp::new();
-            // Concrete types: the impl's `Coroutine` gives the inherent `.run()`.
+            // Concrete types: the impl's `Coroutine` gives the inherent `.run()` (the path
+            // names the trait only because both traits of this file have a `get`).
             let memory_key = key("static", ctx, "memory");
-            memory.put(&memory_key, "m".to_owned()).run();
+            Store::put(&memory, &memory_key, "m".to_owned()).run();
             let tcp_key = key("static", ctx, "tcp");
-            tcp.put(&tcp_key, "t".to_owned()).run();
+            Store::put(&tcp, &tcp_key, "t".to_owned()).run();
             (
-                memory.get(&memory_key).run(),
-                tcp.get(&tcp_key).run(),
-                memory.get_or("absent", "d1").run(),
-                tcp.get_or("absent", "d2").run(),
+                Store::get(&memory, &memory_key).run(),
+                Store::get(&tcp, &tcp_key).run(),
+                Store::get_or(&memory, "absent", "d1").run(),
+                Store::get_or(&tcp, "absent", "d2").run(),
             )
         });
         assert_eq!(
@@ -388,7 +389,7 @@ fn panics_in_trait_methods_keep_their_payload_in_every_context() {
         assert_eq!(panics_of(ctx, Tcp::new()), (1, 2), "{ctx:?} tcp");
     }
     // Static dispatch too: the impl's own `Coroutine`.
-    let payload = panic::catch_unwind(|| Tcp::new().fail(9).run()).expect_err("panics");
+    let payload = panic::catch_unwind(|| Store::fail(&Tcp::new(), 9).run()).expect_err("panics");
     assert_eq!(payload.downcast_ref::<Boom>(), Some(&Boom(9)));
 }
 
@@ -405,8 +406,7 @@ fn run_timeout_drops_trait_futures_in_every_context() {
         let ran = within(ctx, move || {
             let static_dispatch = {
                 let dropped = Arc::new(AtomicBool::new(false));
-                let result = Tcp::new()
-                    .hang(DropFlag(dropped.clone()))
+                let result = Store::hang(&Tcp::new(), DropFlag(dropped.clone()))
                     .run_timeout(Duration::from_millis(20));
                 (result.is_err(), dropped.load(Ordering::SeqCst))
             };
@@ -414,9 +414,7 @@ fn run_timeout_drops_trait_futures_in_every_context() {
                 hang_with_timeout(&Memory::new()),
                 hang_with_timeout(&Tcp::new()),
                 static_dispatch,
-                Memory::new()
-                    .get("quick")
-                    .run_timeout(Duration::from_secs(30)),
+                Store::get(&Memory::new(), "quick").run_timeout(Duration::from_secs(30)),
             )
         });
         let (memory, tcp, static_dispatch, quick) = ran.value;
@@ -591,4 +589,200 @@ fn local_traits_await_and_run_in_place() {
     let awaited = tokio::task::LocalSet::new()
         .block_on(&common::current_thread(), async { local.shared().await });
     assert_eq!(*awaited, "here");
+}
+
+// ---- `dyn`: the same store as a trait object. ----
+
+/// The store as a trait object: `#[anysync::coroutine(dyn)]` boxes each call's future.
+#[anysync::coroutine(dyn)]
+pub trait Backend: Send + Sync {
+    /// The value under `key`.
+    async fn get(&self, key: &str) -> Option<String>;
+
+    /// Stores `value` under `key`.
+    async fn put(&self, key: &str, value: String);
+
+    /// A default body, boxed too.
+    async fn get_or(&self, key: &str, default: &str) -> String {
+        self.get(key).await.unwrap_or_else(|| default.to_owned())
+    }
+
+    /// Panics with `Boom(code)` after a round trip.
+    async fn fail(&self, code: u32) -> u32;
+
+    /// Never completes; holds `flag` until dropped.
+    async fn hang(&self, flag: DropFlag) -> u32;
+
+    /// An associated function: kept out of the vtable (`where Self: Sized` is added).
+    async fn open() -> Self;
+
+    /// Not async.
+    fn name(&self) -> &'static str;
+}
+
+#[anysync::coroutine(dyn)]
+impl Backend for Memory {
+    async fn get(&self, key: &str) -> Option<String> {
+        Store::get(self, key).await
+    }
+
+    async fn put(&self, key: &str, value: String) {
+        Store::put(self, key, value).await;
+    }
+
+    async fn fail(&self, code: u32) -> u32 {
+        Store::fail(self, code).await
+    }
+
+    async fn hang(&self, flag: DropFlag) -> u32 {
+        Store::hang(self, flag).await
+    }
+
+    async fn open() -> Self {
+        Memory::new()
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+}
+
+#[anysync::coroutine(dyn)]
+impl Backend for Tcp {
+    async fn get(&self, key: &str) -> Option<String> {
+        Store::get(self, key).await
+    }
+
+    async fn put(&self, key: &str, value: String) {
+        Store::put(self, key, value).await;
+    }
+
+    async fn fail(&self, code: u32) -> u32 {
+        Store::fail(self, code).await
+    }
+
+    async fn hang(&self, flag: DropFlag) -> u32 {
+        Store::hang(self, flag).await
+    }
+
+    async fn open() -> Self {
+        Tcp::new()
+    }
+
+    fn name(&self) -> &'static str {
+        "tcp"
+    }
+}
+
+/// The object type is `Send + Sync` (the trait's supertraits), so `Arc<dyn Backend>` moves
+/// into `tokio::spawn` and across threads.
+fn assert_send_sync<T: Send + Sync + ?Sized>() {}
+
+fn backends() -> Vec<Arc<dyn Backend>> {
+    vec![Arc::new(Memory::open().run()), Arc::new(Tcp::open().run())]
+}
+
+#[test]
+fn dyn_objects_run_in_every_context() {
+    assert_send_sync::<dyn Backend>();
+    for ctx in ALL {
+        let ran = within(ctx, move || {
+            let mut seen = Vec::new();
+            for backend in backends() {
+                let key = key("dyn", ctx, backend.name());
+                // `&dyn`, `Box<dyn>` and `Arc<dyn>`, each with `.run()`.
+                let by_ref: &dyn Backend = &*backend;
+                by_ref.put(&key, format!("{}-v", backend.name())).run();
+                let boxed: Box<dyn Backend> = match backend.name() {
+                    "memory" => Box::new(Memory::new()),
+                    _ => Box::new(Tcp::new()),
+                };
+                seen.push((
+                    backend.get(&key).run(),
+                    by_ref.get_or("absent", "default").run(),
+                    boxed.get(&key).run(), // a fresh memory store has nothing
+                    backend.get(&key).run_timeout(Duration::from_secs(30)).ok(),
+                ));
+            }
+            seen
+        });
+        let tcp_key = Some("tcp-v".to_owned());
+        assert_eq!(
+            ran.value,
+            [
+                (
+                    Some("memory-v".to_owned()),
+                    "default".to_owned(),
+                    None,
+                    Some(Some("memory-v".to_owned()))
+                ),
+                (
+                    tcp_key.clone(),
+                    "default".to_owned(),
+                    tcp_key.clone(), // the server is shared
+                    Some(tcp_key)
+                ),
+            ],
+            "{ctx:?}"
+        );
+    }
+}
+
+#[test]
+fn dyn_objects_await_and_move_into_spawned_tasks() {
+    let rt = common::multi_thread(2);
+    let results = rt.block_on(async {
+        let mut handles = Vec::new();
+        for backend in backends() {
+            // `tokio::spawn` needs a `'static` future: an `Arc<dyn Backend>` moves in.
+            handles.push(tokio::spawn(async move {
+                let key = format!("spawned-{}", backend.name());
+                backend.put(&key, "s".into()).await;
+                (backend.get(&key).await, backend.get_or("nope", "d").await)
+            }));
+        }
+        let mut results = Vec::new();
+        for handle in handles {
+            results.push(handle.await.expect("task"));
+        }
+        results
+    });
+    for result in results {
+        assert_eq!(result, (Some("s".into()), "d".into()));
+    }
+    // And a `Box<dyn>` awaited inside `.run()`, on a current_thread runtime's task.
+    let ran = within(Ctx::CurrentTask, || {
+        let boxed: Box<dyn Backend> = Box::new(Memory::new());
+        anysync::run(async move {
+            boxed.put("k", "v".into()).await;
+            boxed.get("k").await
+        })
+    });
+    assert_eq!(ran.value, Some("v".into()));
+}
+
+#[test]
+fn dyn_panics_and_timeouts_in_every_context() {
+    for ctx in ALL {
+        let ran = within(ctx, move || {
+            backends()
+                .into_iter()
+                .map(|backend| {
+                    let payload = panic::catch_unwind(AssertUnwindSafe(|| backend.fail(4).run()))
+                        .expect_err("panics");
+                    let dropped = Arc::new(AtomicBool::new(false));
+                    let timed_out = backend
+                        .hang(DropFlag(dropped.clone()))
+                        .run_timeout(Duration::from_millis(20))
+                        .is_err();
+                    (
+                        payload.downcast_ref::<Boom>().map(|b| b.0),
+                        timed_out,
+                        dropped.load(Ordering::SeqCst),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(ran.value, [(Some(4), true, true); 2], "{ctx:?}");
+    }
 }

@@ -215,14 +215,19 @@ pub(crate) fn box_lifetime(
     let has_self = sig.receiver().is_some();
     let clause = where_clause(sig, span);
     for lifetime in bounded {
-        clause
-            .predicates
-            .push(syn::parse_quote_spanned!(span=> #lifetime: #boxed));
+        push_predicate(
+            clause,
+            syn::parse_quote_spanned!(span=> #lifetime: #boxed),
+            span,
+        );
     }
     if has_self {
-        clause
-            .predicates
-            .push(syn::parse_quote_spanned!(span=> Self: #boxed));
+        push_predicate(clause, syn::parse_quote_spanned!(span=> Self: #boxed), span);
+    }
+    // The signature's last token is then the user's: ending with the mixed-site lifetime,
+    // rustc would point at the attribute for the whole method.
+    if !clause.predicates.empty_or_trailing() {
+        clause.predicates.push_punct(syn::Token![,](span));
     }
     boxed
 }
@@ -236,6 +241,14 @@ fn where_clause(sig: &mut Signature, span: Span) -> &mut syn::WhereClause {
             where_token: syn::Token![where](span),
             predicates: syn::punctuated::Punctuated::new(),
         })
+}
+
+/// Adds a predicate, with its comma spanned at `span` too.
+fn push_predicate(clause: &mut syn::WhereClause, predicate: WherePredicate, span: Span) {
+    if !clause.predicates.empty_or_trailing() {
+        clause.predicates.push_punct(syn::Token![,](span));
+    }
+    clause.predicates.push_value(predicate);
 }
 
 /// `Pin<Box<dyn Future<Output = T> + Send + 'a>>` (no `Send` with `?Send`).
@@ -304,9 +317,11 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
         let dyn_ = outer.dyn_.is_some();
         if dyn_ && method.sig.receiver().is_none() && !self_sized(&method.sig) {
             let span = method.sig.ident.span();
-            where_clause(&mut method.sig, span)
-                .predicates
-                .push(syn::parse_quote_spanned!(span=> Self: ::core::marker::Sized));
+            push_predicate(
+                where_clause(&mut method.sig, span),
+                syn::parse_quote_spanned!(span=> Self: ::core::marker::Sized),
+                span,
+            );
         }
         args.boxed = dyn_ && dispatchable(&method.sig);
         let bound = match &method.default {
@@ -327,9 +342,11 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
             }
         }
         if let Some((name, span)) = bound {
-            where_clause(sig, span)
-                .predicates
-                .push(syn::parse_quote_spanned!(span=> Self: ::core::marker::#name));
+            push_predicate(
+                where_clause(sig, span),
+                syn::parse_quote_spanned!(span=> Self: ::core::marker::#name),
+                span,
+            );
         }
     }
     let mut tokens = item.into_token_stream();
