@@ -48,7 +48,18 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Re
             "{attr} goes on each function, not on an `impl` block"
         ),
         Item::Trait(item) if kind == Kind::Coroutine => {
-            crate::traits::validate(&args, &item)?;
+            // Reported after the expansion, which leaves the faulty methods' attributes
+            // out: emitting the trait unchanged would have rustc expand them on their own,
+            // a second round of errors.
+            if let Err(err) = crate::traits::validate(&args, &item) {
+                let mut arg_errors = arg_errors;
+                arg_errors.push(err);
+                return Ok(Model {
+                    args,
+                    arg_errors,
+                    item: Input::Trait(item),
+                });
+            }
             Input::Trait(item)
         }
         Item::Trait(item) => bail!(

@@ -32,8 +32,8 @@ pub(crate) fn validate(args: &Args, item: &ItemTrait) -> syn::Result<()> {
     for method in parse::trait_methods(item) {
         match own_kind(&method.attrs) {
             Ok(Some(_)) | Ok(None) if method.sig.asyncness.is_some() => {}
-            Ok(Some(_)) => {
-                if let Err(err) = parse::validate_sig(Kind::Coroutine, &method.sig) {
+            Ok(Some((kind, _))) => {
+                if let Err(err) = parse::validate_sig(kind, &method.sig) {
                     errors.push(err);
                 }
                 continue;
@@ -310,8 +310,14 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
             continue;
         };
         if method.sig.asyncness.is_none() {
+            // Reported by `validate`; left in, rustc would expand it on a bodyless method.
+            method
+                .attrs
+                .retain(|attr| !parse::has_own_attribute(std::slice::from_ref(attr)));
             continue;
         }
+        // Reported by `validate` (`#[instrument]` cannot go on a declaration).
+        method.attrs.retain(|attr| !is_instrument(attr));
         let mut args = method_args(outer, &mut method.attrs, &mut errors);
         args.decl = true;
         let dyn_ = outer.dyn_.is_some();
@@ -348,6 +354,17 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
                 span,
             );
         }
+    }
+    if let Some(token) = &outer.dyn_ {
+        let span = token.span;
+        item.items.push(syn::parse_quote_spanned! {span=>
+            /// Written by `#[anysync::coroutine(dyn)]` on each impl, so that an impl without
+            /// it (whose methods cannot match the boxed signatures) gets an error naming it.
+            #[doc(hidden)]
+            fn __impl_with_anysync_coroutine_dyn()
+            where
+                Self: ::core::marker::Sized;
+        });
     }
     let mut tokens = item.into_token_stream();
     if let Some(err) = errors.into_option() {
@@ -411,6 +428,12 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         let (attrs, sig, block) = (&mut method.attrs, &mut method.sig, &mut method.block);
         let sibling = expand::expand_fn(&args, attrs, sig, block, owner, &impl_lifetimes, &prefix);
         siblings.extend(sibling);
+    }
+    if let Some(token) = &outer.dyn_ {
+        let span = token.span;
+        item.items.push(syn::parse_quote_spanned! {span=>
+            fn __impl_with_anysync_coroutine_dyn() {}
+        });
     }
     let hidden = (!siblings.is_empty()).then(|| {
         let (impl_generics, _, where_clause) = item.generics.split_for_impl();
