@@ -96,8 +96,11 @@ fn server(size: u32) -> Server {
     }
 }
 
+/// What `use_client` saw: the listing, the countdown, the count and a running total.
+type Seen = (Vec<Result<u32, String>>, Vec<u32>, u32, Option<u32>);
+
 /// Blocking generic code over the whole API.
-fn use_client<C: Client>(client: &C) -> (Vec<Result<u32, String>>, Vec<u32>, u32, Option<u32>) {
+fn use_client<C: Client>(client: &C) -> Seen {
     let listed = client.list(4, Some(2)).into_iter().collect();
     let countdown = client.countdown().into_iter().collect();
     let mut totals = client.totals(10);

@@ -55,20 +55,21 @@ pub(crate) fn validate(args: &Args, item: &ItemTrait) -> syn::Result<()> {
                  supported; put it on the method in each impl"
             ));
         }
-        if args.dyn_.is_some() && dispatchable(&method.sig) {
-            if let Some(generic) = own_generics(&method.sig) {
-                errors.push(format_err!(
-                    generic,
-                    "`#[anysync::coroutine(dyn)]` trait `{}` cannot have a generic method: \
-                     `dyn {}` has one vtable entry per method, not one per type; take a \
-                     `&dyn Trait` or `Box<dyn Trait>` argument instead, or add `where Self: \
-                     Sized` to leave `{}` out of `dyn {}`",
-                    item.ident,
-                    item.ident,
-                    method.sig.ident,
-                    item.ident
-                ));
-            }
+        if args.dyn_.is_some()
+            && dispatchable(&method.sig)
+            && let Some(generic) = own_generics(&method.sig)
+        {
+            errors.push(format_err!(
+                generic,
+                "`#[anysync::coroutine(dyn)]` trait `{}` cannot have a generic method: `dyn {}` \
+                 has one vtable entry per method, not one per type; take a `&dyn Trait` or \
+                 `Box<dyn Trait>` argument instead, or add `where Self: Sized` to leave `{}` \
+                 out of `dyn {}`",
+                item.ident,
+                item.ident,
+                method.sig.ident,
+                item.ident
+            ));
         }
     }
     errors.into_result()?;
@@ -243,6 +244,12 @@ fn where_clause(sig: &mut Signature, span: Span) -> &mut syn::WhereClause {
         })
 }
 
+/// A boxed signature (`Iter<Pin<Box<dyn Future<..> + Send + 'a>>, T>`) is ours, not the
+/// user's: clippy's `type_complexity` must not fire on it.
+fn boxed_lints() -> Attribute {
+    syn::parse_quote!(#[allow(clippy::type_complexity)])
+}
+
 /// Adds a predicate, with its comma spanned at `span` too.
 fn push_predicate(clause: &mut syn::WhereClause, predicate: WherePredicate, span: Span) {
     if !clause.predicates.empty_or_trailing() {
@@ -330,6 +337,9 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
             );
         }
         args.boxed = dyn_ && dispatchable(&method.sig);
+        if args.boxed {
+            method.attrs.push(boxed_lints());
+        }
         let bound = match &method.default {
             Some(_) if !args.local => self_bound(&method.sig)
                 .filter(|(name, _)| !has_bound(&supertraits, &name.to_string())),
@@ -420,7 +430,9 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         }
         let mut args = method_args(outer, &mut method.attrs, &mut errors);
         args.boxed = outer.dyn_.is_some() && dispatchable(&method.sig);
-        if !args.boxed {
+        if args.boxed {
+            method.attrs.push(boxed_lints());
+        } else {
             method
                 .attrs
                 .push(syn::parse_quote!(#[allow(refining_impl_trait)]));
