@@ -580,14 +580,15 @@ impl Cache for Local {
 fn local_traits_await_and_run_in_place() {
     let local = Local(std::rc::Rc::new("here".into()));
     // Static dispatch: the impl's `Coroutine<.., Local>`.
-    assert_eq!(*local.shared().run(), "here");
+    assert_eq!(*Cache::shared(&local).run(), "here");
     // Generic callers: `.await`, or `Coroutine::local(..).run()`, the local `.run()` path.
     fn generic<C: Cache>(cache: &C) -> std::rc::Rc<String> {
         anysync::Coroutine::local(cache.shared()).run()
     }
     assert_eq!(*generic(&local), "here");
-    let awaited = tokio::task::LocalSet::new()
-        .block_on(&common::current_thread(), async { local.shared().await });
+    let awaited = tokio::task::LocalSet::new().block_on(&common::current_thread(), async {
+        Cache::shared(&local).await
+    });
     assert_eq!(*awaited, "here");
 }
 
@@ -785,4 +786,80 @@ fn dyn_panics_and_timeouts_in_every_context() {
         });
         assert_eq!(ran.value, [(Some(4), true, true); 2], "{ctx:?}");
     }
+}
+
+/// `dyn` and `?Send` together: a local trait object, boxed without `Send`.
+#[anysync::coroutine(dyn, ?Send)]
+pub trait LocalObject {
+    /// A shared value, held across an `.await` as an `Rc`.
+    async fn shared(&self) -> std::rc::Rc<String>;
+}
+
+#[anysync::coroutine(dyn, ?Send)]
+impl LocalObject for Local {
+    async fn shared(&self) -> std::rc::Rc<String> {
+        let held = self.0.clone();
+        tokio::task::yield_now().await;
+        held
+    }
+}
+
+/// A `Send` trait whose output is never `Send`: the impl's coroutine runs in place
+/// (`LocalOutput`), generic callers `.await` it.
+#[anysync::coroutine]
+pub trait Shares: Send + Sync {
+    /// A fresh `Rc`, made after an `.await`.
+    async fn make(&self) -> std::rc::Rc<u32>;
+}
+
+#[anysync::coroutine]
+impl Shares for Memory {
+    async fn make(&self) -> std::rc::Rc<u32> {
+        tokio::task::yield_now().await;
+        std::rc::Rc::new(7)
+    }
+}
+
+#[test]
+fn local_trait_objects_and_outputs_that_are_never_send() {
+    let local = Local(std::rc::Rc::new("object".into()));
+    let object: &dyn LocalObject = &local;
+    assert_eq!(*object.shared().run(), "object");
+    let awaited = tokio::task::LocalSet::new()
+        .block_on(&common::current_thread(), async { object.shared().await });
+    assert_eq!(*awaited, "object");
+
+    let memory = Memory::new();
+    assert_eq!(*memory.make().run(), 7); // the impl's `Coroutine<.., LocalOutput>`
+    async fn generic<S: Shares>(s: &S) -> u32 {
+        *s.make().await
+    }
+    assert_eq!(anysync::run(generic(&memory)), 7);
+}
+
+/// `#[tracing::instrument]` on a method of a trait impl: the body's hidden function goes in
+/// an inherent impl beside the trait impl.
+#[anysync::coroutine]
+pub trait Traced: Send + Sync {
+    /// Returns the length of `key`.
+    async fn traced(&self, key: &str) -> usize;
+}
+
+#[anysync::coroutine]
+impl Traced for Memory {
+    #[tracing::instrument(skip(self))]
+    async fn traced(&self, key: &str) -> usize {
+        tokio::task::yield_now().await;
+        key.len()
+    }
+}
+
+#[test]
+fn instrumented_trait_impl_methods_run() {
+    let memory = Memory::new();
+    assert_eq!(memory.traced("four").run(), 4);
+    fn generic<T: Traced>(t: &T) -> usize {
+        t.traced("ab").run()
+    }
+    assert_eq!(generic(&memory), 2);
 }

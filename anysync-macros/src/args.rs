@@ -86,6 +86,11 @@ pub(crate) struct Args {
     /// Not an argument: set for a method of a trait declaration. Its return type names no
     /// `Captures` (a return-position `impl Trait` in a trait captures every lifetime).
     pub(crate) decl: bool,
+    /// Not an argument: set for a method of a trait impl. Its return type names no
+    /// `Captures`: an impl's `impl Trait` captures every lifetime in scope, in edition 2021
+    /// too, and the bounds would make rustc equate the lifetimes of a `#[instrument]` body's
+    /// hidden function (which has its own `Captures`).
+    pub(crate) refines: bool,
 }
 
 impl Args {
@@ -102,6 +107,7 @@ impl Args {
             dyn_: None,
             boxed: false,
             decl: false,
+            refines: false,
         }
     }
 }

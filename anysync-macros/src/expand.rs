@@ -312,7 +312,7 @@ pub(crate) fn expand_fn(
     sig.output = return_type(
         args,
         &sig.output,
-        &captured,
+        if args.refines { &[] } else { &captured },
         send_bound,
         boxed.as_ref(),
         async_span,

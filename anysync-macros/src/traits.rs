@@ -406,10 +406,10 @@ fn self_bound(sig: &Signature) -> Option<(syn::Ident, Span)> {
 // Output: impl Store for Memory {
 //             #[allow(refining_impl_trait)]
 //             fn get<'__anysync0, '__anysync1>(&'__anysync0 self, key: &'__anysync1 str)
-//                 -> ::anysync::Coroutine<impl Future<Output = Option<String>> + Send
-//                     + Captures<'__anysync0> + Captures<'__anysync1>> { .. }
+//                 -> ::anysync::Coroutine<impl Future<Output = Option<String>> + Send> { .. }
 //         }
 //
+// No `Captures` bounds (see `Args::refines`): an impl's `impl Trait` captures every lifetime.
 // The `Coroutine` refines the trait's `impl Future + Send`: callers that name `Memory` get
 // its inherent `.run()`; generic ones see the trait's type. Hidden functions for
 // `#[instrument]` go in an inherent impl of the same type beside it (a trait impl can hold
@@ -429,6 +429,7 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
             continue;
         }
         let mut args = method_args(outer, &mut method.attrs, &mut errors);
+        args.refines = true;
         args.boxed = outer.dyn_.is_some() && dispatchable(&method.sig);
         if args.boxed {
             method.attrs.push(boxed_lints());
