@@ -863,3 +863,73 @@ fn instrumented_trait_impl_methods_run() {
     }
     assert_eq!(generic(&memory), 2);
 }
+
+// ---- Receivers of default bodies: each gets the bound its future needs. ----
+
+/// `&self` needs `Self: Sync`, `self` and `Box<Self>` `Self: Send`, `Arc<Self>` both; an
+/// output that is itself an `impl Trait`.
+#[anysync::coroutine]
+pub trait Owned {
+    /// The value.
+    async fn value(&self) -> u32;
+    /// Takes `self`.
+    async fn consume(self) -> u32
+    where
+        Self: Sized,
+    {
+        1
+    }
+    /// Takes an `Arc<Self>`.
+    async fn shared(self: Arc<Self>) -> u32 {
+        self.value().await
+    }
+    /// An `impl Trait` output.
+    async fn iter(&self) -> impl Iterator<Item = u32> + Send {
+        vec![1, 2].into_iter()
+    }
+}
+/// A value.
+struct V(u32);
+#[anysync::coroutine]
+impl Owned for V {
+    async fn value(&self) -> u32 {
+        self.0
+    }
+    async fn iter(&self) -> impl Iterator<Item = u32> + Send {
+        vec![self.0].into_iter()
+    }
+}
+#[test]
+fn default_bodies_take_any_receiver() {
+    assert_eq!(V(3).consume().run(), 1);
+    assert_eq!(Arc::new(V(4)).shared().run(), 4);
+    assert_eq!(V(5).iter().run().collect::<Vec<_>>(), [5]);
+    fn g<O: Owned + Send + Sync>(o: O) -> u32 {
+        o.consume().run()
+    }
+    assert_eq!(g(V(1)), 1);
+}
+/// Pinned and boxed receivers.
+#[anysync::coroutine]
+pub trait Pinned {
+    /// `Pin<&Self>`.
+    async fn a(self: std::pin::Pin<&Self>) -> u32 {
+        1
+    }
+    /// `Pin<&mut Self>`.
+    async fn b(self: std::pin::Pin<&mut Self>) -> u32 {
+        2
+    }
+    /// `Box<Self>`.
+    async fn c(self: Box<Self>) -> u32 {
+        3
+    }
+}
+impl Pinned for V {}
+#[test]
+fn default_bodies_take_pinned_and_boxed_receivers() {
+    let mut v = V(0);
+    assert_eq!(std::pin::Pin::new(&v).a().run(), 1);
+    assert_eq!(std::pin::Pin::new(&mut v).b().run(), 2);
+    assert_eq!(Box::new(v).c().run(), 3);
+}

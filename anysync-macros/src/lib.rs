@@ -232,7 +232,8 @@ use proc_macro::TokenStream;
 ///   and checked in each impl. A generic method's parameters held by its future then need
 ///   `Send`, and a default body, which holds `&self`, needs `Self: Sync`: without a `Sync`
 ///   supertrait the attribute adds `where Self: Sync` to that method (`Self: Send` for `&mut
-///   self` or `self`). `?Send` on the trait and its impls opts out.
+///   self`, `self` or `Box<Self>`, both for `Arc<Self>`). `?Send` on the trait and its impls
+///   opts out.
 /// - `#[anysync::iterator(item = T)]`, `#[anysync::generator(..)]` and
 ///   `#[anysync::context(..)]` on a method inside the trait and the impl give `Iter`,
 ///   `Generator` and `Context` methods.
@@ -266,6 +267,14 @@ use proc_macro::TokenStream;
 ///
 /// A `dyn` trait's methods may not be generic unless they have `where Self: Sized` (they are
 /// then left out of the vtable); associated `async fn`s without `self` get that bound.
+///
+/// ```compile_fail
+/// #[anysync::coroutine(dyn)]
+/// pub trait Store: Send + Sync {
+///     // error: `#[anysync::coroutine(dyn)]` trait `Store` cannot have a generic method
+///     async fn get<K: AsRef<str> + Send>(&self, key: K) -> Option<String>;
+/// }
+/// ```
 ///
 /// ```compile_fail
 /// #[anysync::coroutine] // error: #[anysync::coroutine] requires an `async fn`

@@ -340,10 +340,12 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
         if args.boxed {
             method.attrs.push(boxed_lints());
         }
-        let bound = match &method.default {
-            Some(_) if !args.local => self_bound(&method.sig)
-                .filter(|(name, _)| !has_bound(&supertraits, &name.to_string())),
-            _ => None,
+        let bounds: Vec<_> = match &method.default {
+            Some(_) if !args.local => self_bounds(&method.sig)
+                .into_iter()
+                .filter(|(name, _)| !has_bound(&supertraits, &name.to_string()))
+                .collect(),
+            _ => Vec::new(),
         };
         let (attrs, sig) = (&mut method.attrs, &mut method.sig);
         match &mut method.default {
@@ -357,7 +359,7 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
                 expand::expand_fn(&args, attrs, sig, &mut block, owner, &[], &prefix);
             }
         }
-        if let Some((name, span)) = bound {
+        for (name, span) in bounds {
             push_predicate(
                 where_clause(sig, span),
                 syn::parse_quote_spanned!(span=> Self: ::core::marker::#name),
@@ -383,20 +385,41 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
     tokens
 }
 
-/// The bound on `Self` a default body's future needs to be `Send`: `Sync` for `&self`,
-/// `Send` for `&mut self`, `self` and smart-pointer receivers; spanned at the receiver.
-fn self_bound(sig: &Signature) -> Option<(syn::Ident, Span)> {
-    let receiver = sig.receiver()?;
-    let shared = match &receiver.kind {
-        ReceiverKind::Reference(_, _, mutability) => mutability.is_none(),
-        ReceiverKind::Typed(_, ty) => {
-            matches!(&**ty, Type::Reference(reference) if reference.mutability.is_none())
-        }
-        _ => false,
+/// The bounds on `Self` a default body's future needs to be `Send`, spanned at the receiver:
+/// `Sync` for `&self` and `Pin<&Self>`; `Send` for `&mut self`, `self`, `Box<Self>` and
+/// `Pin<&mut Self>`; both for any other receiver type (`Arc<Self>`).
+fn self_bounds(sig: &Signature) -> Vec<(syn::Ident, Span)> {
+    let Some(receiver) = sig.receiver() else {
+        return Vec::new();
+    };
+    let names: &[&str] = match &receiver.kind {
+        ReceiverKind::Reference(_, _, None) => &["Sync"],
+        ReceiverKind::Typed(_, ty) => match &**ty {
+            Type::Reference(reference) if reference.mutability.is_none() => &["Sync"],
+            Type::Reference(_) => &["Send"],
+            _ if pins_shared(ty) => &["Sync"],
+            Type::Path(path)
+                if path.path.segments.last().is_some_and(|segment| {
+                    segment.ident == "Box" || segment.ident == "Pin" || segment.ident == "Self"
+                }) =>
+            {
+                &["Send"]
+            }
+            _ => &["Send", "Sync"],
+        },
+        _ => &["Send"],
     };
     let span = receiver.self_token.span;
-    let name = if shared { "Sync" } else { "Send" };
-    Some((syn::Ident::new(name, span), span))
+    names
+        .iter()
+        .map(|name| (syn::Ident::new(name, span), span))
+        .collect()
+}
+
+/// Whether `ty` is `Pin<&Self>`.
+fn pins_shared(ty: &Type) -> bool {
+    let tokens = ty.to_token_stream().to_string().replace(' ', "");
+    tokens.ends_with("Pin<&Self>")
 }
 
 /// Converts every `async fn` of a trait impl to match a declaration made by
