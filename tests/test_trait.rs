@@ -854,10 +854,27 @@ impl Traced for Memory {
     }
 }
 
+/// A second trait with a method of the same name, instrumented on the same type: the two
+/// hidden functions must not clash.
+#[anysync::coroutine]
+pub trait TracedToo: Send + Sync {
+    /// Returns twice the length of `key`.
+    async fn traced(&self, key: &str) -> usize;
+}
+
+#[anysync::coroutine]
+impl TracedToo for Memory {
+    #[tracing::instrument(skip(self))]
+    async fn traced(&self, key: &str) -> usize {
+        2 * key.len()
+    }
+}
+
 #[test]
 fn instrumented_trait_impl_methods_run() {
+    assert_eq!(TracedToo::traced(&Memory::new(), "abc").run(), 6);
     let memory = Memory::new();
-    assert_eq!(memory.traced("four").run(), 4);
+    assert_eq!(Traced::traced(&memory, "four").run(), 4);
     fn generic<T: Traced>(t: &T) -> usize {
         t.traced("ab").run()
     }

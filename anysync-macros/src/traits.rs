@@ -439,6 +439,11 @@ fn pins_shared(ty: &Type) -> bool {
 // only the trait's items).
 pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
     let (prefix, impl_lifetimes) = expand::impl_lifetimes(&mut item);
+    let trait_name = item
+        .trait_
+        .as_ref()
+        .and_then(|(path, _)| path.segments.last())
+        .map_or_else(String::new, |segment| segment.ident.to_string());
     let owner = Owner::Impl {
         generic: expand::has_type_or_const_params(&item.generics),
     };
@@ -463,7 +468,20 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         }
         let (attrs, sig, block) = (&mut method.attrs, &mut method.sig, &mut method.block);
         let sibling = expand::expand_fn(&args, attrs, sig, block, owner, &impl_lifetimes, &prefix);
-        siblings.extend(sibling);
+        if let Some(sibling) = sibling {
+            // `__anysync_get` becomes `__anysync_store_get`: the inherent impl it goes in is
+            // shared with the type's other trait impls (and its own inherent methods).
+            let name = sig.ident.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name);
+            let from = format!("__anysync_{name}");
+            let to = format!("__anysync_{}_{name}", trait_name.to_lowercase());
+            let body = rename_ident(block.to_token_stream(), &from, &to);
+            match syn::parse2(body) {
+                Ok(renamed) => *block = renamed,
+                Err(err) => errors.push(err),
+            }
+            siblings.push(rename_ident(sibling, &from, &to));
+        }
     }
     if let Some(token) = &outer.dyn_ {
         let span = token.span;
@@ -486,4 +504,25 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         tokens.extend(err.to_compile_error());
     }
     tokens
+}
+
+/// `tokens` with every identifier `from` replaced by `to` (same span).
+fn rename_ident(tokens: TokenStream, from: &str, to: &str) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            proc_macro2::TokenTree::Ident(ident) if ident == from => {
+                proc_macro2::TokenTree::Ident(syn::Ident::new(to, ident.span()))
+            }
+            proc_macro2::TokenTree::Group(group) => {
+                let mut renamed = proc_macro2::Group::new(
+                    group.delimiter(),
+                    rename_ident(group.stream(), from, to),
+                );
+                renamed.set_span(group.span());
+                proc_macro2::TokenTree::Group(renamed)
+            }
+            other => other,
+        })
+        .collect()
 }
