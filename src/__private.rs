@@ -31,3 +31,24 @@ impl<T> FnOutput for fn() -> T {
 /// `!`, which stable Rust accepts as a function's return type but not as `Output = !` or in a
 /// `let`: the attributes write this for an `async fn f() -> !`.
 pub type Never = <fn() -> ! as FnOutput>::Output;
+
+pub use ::core::pin::Pin;
+pub use ::std::boxed::Box;
+
+/// Boxes the future of a method of an `#[anysync::coroutine(dyn)]` trait.
+#[inline]
+pub fn boxed<'a, F>(future: F) -> Pin<Box<dyn Future<Output = F::Output> + Send + 'a>>
+where
+    F: Future + Send + 'a,
+{
+    Box::pin(future)
+}
+
+/// Boxes the future of a method of an `#[anysync::coroutine(dyn, ?Send)]` trait.
+#[inline]
+pub fn boxed_local<'a, F>(future: F) -> Pin<Box<dyn Future<Output = F::Output> + 'a>>
+where
+    F: Future + 'a,
+{
+    Box::pin(future)
+}

@@ -148,6 +148,100 @@ mod every_feature {
 
 use every_feature::{Point, Service};
 
+/// Traits at the crate root, where `Box`, `Pin`, `Future`, `Send`, `Sync`, `Option` and
+/// `Result` are the user's: the declaration, its impl and the `dyn` forms must not care.
+mod traits {
+    use super::Result;
+    use anysync::yield_;
+
+    /// No `Sync` supertrait: the default body's `where Self: Sync` is generated.
+    #[anysync::coroutine]
+    pub(crate) trait Store {
+        async fn get(&self, key: &str) -> Result<u32>;
+
+        async fn get_or(&self, key: &str, default: u32) -> u32 {
+            self.get(key).await.unwrap_or(default)
+        }
+
+        #[anysync::iterator(item = u32)]
+        async fn all(&self) -> Result<()>;
+
+        async fn open() -> Self
+        where
+            Self: Sized;
+    }
+
+    pub(crate) struct Memory(pub(crate) u32);
+
+    #[anysync::coroutine]
+    impl Store for Memory {
+        async fn get(&self, key: &str) -> Result<u32> {
+            if key.is_empty() {
+                Err(super::MyErr)
+            } else {
+                Ok(self.0)
+            }
+        }
+
+        #[anysync::iterator(item = u32)]
+        async fn all(&self) -> Result<()> {
+            yield_!(self.0);
+            Ok(())
+        }
+
+        async fn open() -> Self {
+            Memory(0)
+        }
+    }
+
+    #[anysync::coroutine(dyn)]
+    pub(crate) trait DynStore: ::core::marker::Send + ::core::marker::Sync {
+        async fn get(&self, key: &str) -> Result<u32>;
+
+        async fn get_or(&self, key: &str, default: u32) -> u32 {
+            self.get(key).await.unwrap_or(default)
+        }
+
+        #[anysync::generator(item = u32, send = u32)]
+        async fn echo(&self) -> u32;
+    }
+
+    #[anysync::coroutine(dyn)]
+    impl DynStore for Memory {
+        async fn get(&self, key: &str) -> Result<u32> {
+            Store::get(self, key).await
+        }
+
+        #[anysync::generator(item = u32, send = u32)]
+        async fn echo(&self) -> u32 {
+            let mut last = self.0;
+            while let Some(x) = yield_!(last) {
+                last = x;
+            }
+            last
+        }
+    }
+}
+
+#[test]
+fn trait_expansions_are_hygienic_and_lint_clean() {
+    use anysync::RunExt;
+    use traits::{DynStore, Memory, Store};
+    fn generic<S: Store + std::marker::Sync>(store: &S) -> u32 {
+        store.get_or("", 9).run()
+    }
+    let memory = Memory(3);
+    assert_eq!(Store::get(&memory, "k").run(), Ok(3));
+    assert_eq!(generic(&memory), 9);
+    assert_eq!(memory.all().into_iter().collect::<Vec<_>>(), [Ok(3)]);
+    assert_eq!(Store::get(&Memory::open().run(), "k").run(), Ok(0));
+    let object: &dyn DynStore = &memory;
+    assert_eq!(object.get_or("", 8).run(), 8);
+    let mut echo = object.echo();
+    assert_eq!(echo.resume().run(), ::core::option::Option::Some(3));
+    assert_eq!(echo.send(5).run(), ::core::option::Option::Some(5));
+}
+
 #[test]
 fn expansion_is_hygienic_and_lint_clean() {
     assert_eq!(every_feature::by_ref_mut(vec![1], 0).run(), 2);

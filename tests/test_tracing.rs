@@ -424,3 +424,52 @@ fn the_span_covers_the_body_when_awaited() {
     assert_in_span(id, "below", "awaited");
     assert_in_span(ctx_id, "session", "awaited context");
 }
+
+// --- trait impls ---------------------------------------------------------------------------
+
+/// A trait whose impl instruments its method (the declaration cannot carry `#[instrument]`:
+/// it has no body to instrument).
+#[anysync::coroutine]
+trait Lookup: Send + Sync {
+    async fn lookup(&self, id: u64) -> u64;
+}
+
+#[anysync::coroutine]
+impl Lookup for Client {
+    #[instrument(skip(self), fields(host = self.host))]
+    async fn lookup(&self, id: u64) -> u64 {
+        tracing::info!("before");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        tracing::info!("after");
+        id
+    }
+}
+
+fn generic_lookup<L: Lookup>(lookup: &L, id: u64) -> u64 {
+    anysync::RunExt::run(lookup.lookup(id))
+}
+
+#[test]
+fn the_span_covers_an_instrumented_trait_impl_method_in_every_context() {
+    install();
+    for ctx in ALL {
+        let ids = [fresh_id(), fresh_id()];
+        let ran = within(ctx, move || {
+            let client = Client { host: "db" };
+            (generic_lookup(&client, ids[0]), client.lookup(ids[1]).run())
+        });
+        assert_eq!(ran.value, (ids[0], ids[1]), "{ctx:?}");
+        for id in ids {
+            let events = assert_in_span(id, "lookup", &format!("{ctx:?} trait impl"));
+            assert!(
+                events[0].span_fields.contains(&"host=db".to_owned()),
+                "{ctx:?}: {events:?}"
+            );
+        }
+    }
+    let id = fresh_id();
+    let awaited =
+        common::current_thread().block_on(async move { Client { host: "db" }.lookup(id).await });
+    assert_eq!(awaited, id);
+    assert_in_span(id, "lookup", "awaited trait impl");
+}

@@ -1,4 +1,4 @@
-//! The attributes' arguments: `#[anysync::coroutine(?Send, crate = "path")]`,
+//! The attributes' arguments: `#[anysync::coroutine(?Send, dyn, crate = "path")]`,
 //! `#[anysync::iterator(item = T)]`, `#[anysync::generator(item = T, send = S)]`,
 //! `#[anysync::context(item = T)]`.
 
@@ -49,7 +49,7 @@ impl Kind {
     fn accepted(self) -> &'static str {
         match self {
             Kind::Blocking => "`?Send` or `crate = \"...\"`",
-            Kind::Coroutine => "`Send`, `?Send` or `crate = \"...\"`",
+            Kind::Coroutine => "`Send`, `?Send`, `dyn` or `crate = \"...\"`",
             Kind::Iterator | Kind::Context => "`item = Type`, `Send`, `?Send` or `crate = \"...\"`",
             Kind::Generator => "`item = Type`, `send = Type`, `Send`, `?Send` or `crate = \"...\"`",
         }
@@ -77,6 +77,20 @@ pub(crate) struct Args {
     /// `item` is missing (an error already): the body is not expanded, since its `yield_!`s
     /// would only add type errors about a guessed item type.
     pub(crate) inert: bool,
+    /// `dyn` (on a trait or a trait impl): methods return a boxed future, so the trait can be
+    /// a trait object. The token, for errors about where it was written.
+    pub(crate) dyn_: Option<Token![dyn]>,
+    /// Not an argument: set for a method of a `dyn` trait or impl that is in the vtable; its
+    /// future is boxed (`Coroutine<Pin<Box<dyn Future<..> + Send + 'a>>>`).
+    pub(crate) boxed: bool,
+    /// Not an argument: set for a method of a trait declaration. Its return type names no
+    /// `Captures` (a return-position `impl Trait` in a trait captures every lifetime).
+    pub(crate) decl: bool,
+    /// Not an argument: set for a method of a trait impl. Its return type names no
+    /// `Captures`: an impl's `impl Trait` captures every lifetime in scope, in edition 2021
+    /// too, and the bounds would make rustc equate the lifetimes of a `#[instrument]` body's
+    /// hidden function (which has its own `Captures`).
+    pub(crate) refines: bool,
 }
 
 impl Args {
@@ -90,6 +104,10 @@ impl Args {
             item: None,
             send: None,
             inert: false,
+            dyn_: None,
+            boxed: false,
+            decl: false,
+            refines: false,
         }
     }
 }
@@ -144,6 +162,13 @@ pub(crate) fn parse_args(kind: Kind, tokens: TokenStream) -> (Args, Errors) {
                 } else {
                     seen_send = Some(quote!(#name));
                     args.send_bound = true;
+                }
+            } else if kind == Kind::Coroutine && input.peek(Token![dyn]) {
+                let token: Token![dyn] = input.parse()?;
+                if args.dyn_.is_some() {
+                    errors.push(format_err!(token, "duplicate argument `dyn`"));
+                } else {
+                    args.dyn_ = Some(token);
                 }
             } else if input.peek(Token![crate]) {
                 let key: Token![crate] = input.parse()?;

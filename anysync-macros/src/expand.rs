@@ -35,7 +35,9 @@ pub(crate) fn expand(model: Model) -> TokenStream {
             tokens.extend(sibling);
             tokens
         }
+        Input::Impl(item) if item.trait_.is_some() => crate::traits::expand_impl(&args, item),
         Input::Impl(item) => expand_impl(&args, item),
+        Input::Trait(item) => crate::traits::expand_trait(&args, item),
     };
     if let Some(err) = arg_errors.into_option() {
         tokens.extend(err.to_compile_error());
@@ -55,23 +57,7 @@ pub(crate) fn expand(model: Model) -> TokenStream {
 // The impl's own lifetimes are captured too: in edition 2021 `&'x Client<'a>` in the future
 // needs `'a` named in the bounds. Elided ones (`impl Client<'_>`) are named first.
 fn expand_impl(args: &Args, mut item: ItemImpl) -> TokenStream {
-    let prefix = lifetime::fresh_prefix(|v| v.visit_item_impl(&item));
-    let mut header = ElidedLifetimes::new(format!("{prefix}impl"));
-    header.visit_type_mut(&mut item.self_ty);
-    lifetime::add_params(&mut item.generics, &header.named);
-    let mut impl_lifetimes: Vec<Lifetime> = item
-        .generics
-        .lifetimes()
-        .map(|param| param.lifetime.clone())
-        .collect();
-    for lifetime in header.mentioned {
-        if !impl_lifetimes
-            .iter()
-            .any(|seen| seen.ident == lifetime.ident)
-        {
-            impl_lifetimes.push(lifetime);
-        }
-    }
+    let (prefix, impl_lifetimes) = impl_lifetimes(&mut item);
     let owner = Owner::Impl {
         generic: has_type_or_const_params(&item.generics),
     };
@@ -88,6 +74,29 @@ fn expand_impl(args: &Args, mut item: ItemImpl) -> TokenStream {
     }
     item.items.extend(siblings);
     item.into_token_stream()
+}
+
+/// A prefix for generated lifetimes, and the lifetimes of the impl block's header, after
+/// naming its elided ones (`impl Client<'_>`).
+pub(crate) fn impl_lifetimes(item: &mut ItemImpl) -> (String, Vec<Lifetime>) {
+    let prefix = lifetime::fresh_prefix(|v| v.visit_item_impl(item));
+    let mut header = ElidedLifetimes::new(format!("{prefix}impl"));
+    header.visit_type_mut(&mut item.self_ty);
+    lifetime::add_params(&mut item.generics, &header.named);
+    let mut impl_lifetimes: Vec<Lifetime> = item
+        .generics
+        .lifetimes()
+        .map(|param| param.lifetime.clone())
+        .collect();
+    for lifetime in header.mentioned {
+        if !impl_lifetimes
+            .iter()
+            .any(|seen| seen.ident == lifetime.ident)
+        {
+            impl_lifetimes.push(lifetime);
+        }
+    }
+    (prefix, impl_lifetimes)
 }
 
 /// Where the function being expanded is defined, as far as the attribute can see.
@@ -127,7 +136,7 @@ fn follows_generics(args: &Args, sig: &Signature, block: &Block, owner: Owner) -
     }
 }
 
-fn has_type_or_const_params(generics: &syn::Generics) -> bool {
+pub(crate) fn has_type_or_const_params(generics: &syn::Generics) -> bool {
     generics
         .params
         .iter()
@@ -172,7 +181,7 @@ pub(crate) fn mentions_self(tokens: TokenStream) -> bool {
 // first poll. With `?Send`: no `Send` bound, `Coroutine<.., ::anysync::Local>` and
 // `Coroutine::local`. Generic functions get no `Send` bound either (see `follows_generics`):
 // their future is `Send` whenever the instantiation's is, and `.run()` asks for it.
-fn expand_fn(
+pub(crate) fn expand_fn(
     args: &Args,
     attrs: &mut Vec<Attribute>,
     sig: &mut Signature,
@@ -201,8 +210,13 @@ fn expand_fn(
         .unwrap_or(sig.fn_token.span);
 
     let mut elided = ElidedLifetimes::new(prefix.to_owned());
+    // A trait's declaration returns an `impl Trait` that captures every lifetime in scope,
+    // so its elided lifetimes stay as the user wrote them (and as rustdoc shows them).
+    let name_lifetimes = !args.decl || args.boxed;
     for input in &mut sig.inputs {
-        elided.visit_fn_arg_mut(input);
+        if name_lifetimes {
+            elided.visit_fn_arg_mut(input);
+        }
     }
     lifetime::add_params(&mut sig.generics, &elided.named);
     if let Some(output_lifetime) = elided.output_lifetime() {
@@ -214,7 +228,14 @@ fn expand_fn(
             output.visit_type_mut(ty);
         }
     }
-    let captured = captured_lifetimes(sig, &elided.mentioned, impl_lifetimes);
+    let captured = if args.decl {
+        Vec::new()
+    } else {
+        captured_lifetimes(sig, &elided.mentioned, impl_lifetimes)
+    };
+    let boxed = args
+        .boxed
+        .then(|| crate::traits::box_lifetime(sig, &elided.mentioned, prefix, async_span));
     name_never(&mut sig.output, &args.krate);
 
     let moves = move_arguments(sig);
@@ -266,6 +287,18 @@ fn expand_fn(
             (call, Some(item))
         }
     };
+    let future = match &boxed {
+        // The boxing is spanned at the user's `async`, like the rest of the glue.
+        Some(_) if args.local => {
+            let krate = respan(args.krate.clone(), async_span);
+            quote_spanned!(async_span=> #krate::__private::boxed_local(#future))
+        }
+        Some(_) => {
+            let krate = respan(args.krate.clone(), async_span);
+            quote_spanned!(async_span=> #krate::__private::boxed(#future))
+        }
+        None => future,
+    };
     let body = wrap_body(args, &sig.ident, &rewrite.yielder, &future, async_span);
     // A hidden function local to this one goes inside its body; one that needs `Self` goes
     // beside it, in the same impl block.
@@ -281,7 +314,14 @@ fn expand_fn(
             None,
         )],
     };
-    sig.output = return_type(args, &sig.output, &captured, send_bound, async_span);
+    sig.output = return_type(
+        args,
+        &sig.output,
+        if args.refines { &[] } else { &captured },
+        send_bound,
+        boxed.as_ref(),
+        async_span,
+    );
     sibling
 }
 
@@ -435,6 +475,7 @@ fn return_type(
     output: &ReturnType,
     captured: &[Lifetime],
     send_bound: bool,
+    boxed: Option<&Lifetime>,
     async_span: Span,
 ) -> ReturnType {
     let krate = respan(args.krate.clone(), async_span);
@@ -449,11 +490,16 @@ fn return_type(
     } else {
         None
     };
-    let future = future_type(args, output, captured, send_bound, async_span);
+    let future = match boxed {
+        Some(lifetime) => crate::traits::boxed_type(args, output, lifetime, async_span),
+        None => future_type(args, output, captured, send_bound, async_span),
+    };
     let item = &args.item;
     let sent = args.send.clone().unwrap_or_else(|| syn::parse_quote!(()));
     // Kept as tokens rather than reparsed: no input can make the macro panic here.
     let ty = match args.kind {
+        // A trait declares the bare future, which a plain `async fn` in an impl satisfies.
+        Kind::Coroutine if args.decl && boxed.is_none() => future,
         Kind::Coroutine => quote_spanned!(async_span=> #krate::Coroutine<#future #mode>),
         Kind::Iterator => quote_spanned!(async_span=> #krate::Iter<#future, #item #mode>),
         Kind::Generator => {
@@ -527,7 +573,7 @@ pub(crate) fn never_send(output: &ReturnType) -> bool {
 
 /// `impl Future<Output = T> + Send + Captures<'a>..`, the future type inside the return type
 /// (`+ Send` only with `send_bound`).
-fn future_type(
+pub(crate) fn future_type(
     args: &Args,
     output: &ReturnType,
     captured: &[Lifetime],

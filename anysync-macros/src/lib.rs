@@ -11,6 +11,7 @@ mod instrument;
 mod lifetime;
 mod parse;
 mod receiver;
+mod traits;
 mod yields;
 
 use args::Kind;
@@ -129,6 +130,7 @@ use proc_macro::TokenStream;
 /// assert_eq!(total(&[1_u8, 2, 3]).run(), 6);
 /// ```
 ///
+/// - `#[anysync::coroutine(dyn)]`: on a trait and its impls only; see [Traits](#traits).
 /// - `#[anysync::coroutine(crate = "my_crate::anysync")]`: for crates that re-export
 ///   anysync; generated code then names that path instead of `::anysync`.
 ///
@@ -166,11 +168,113 @@ use proc_macro::TokenStream;
 ///   any visibility, `unsafe fn`.
 /// - An inherent `impl` block: every `async fn` in it is converted, other items are left as
 ///   they are. A method with its own `#[anysync::coroutine(...)]` uses its own arguments.
+/// - A trait declaration and its impls: see [Traits](#traits) below.
 ///
-/// Not supported, each with a compile error saying what to do instead: a non-async `fn`, a
-/// trait declaration, and a trait impl (its methods must keep the trait's signatures:
-/// declare the trait method as `fn name(&self) -> anysync::Coroutine<impl Future<Output =
-/// T> + Send>` and return `anysync::Coroutine::new(async move { .. })` from the impl).
+/// A non-async `fn` is not supported: a compile error says to write `async fn`.
+///
+/// # Traits
+///
+/// On a trait declaration, each `async fn` (with or without a default body) becomes a method
+/// returning `impl Future<Output = T> + Send`; other items are kept. On `impl Trait for T`,
+/// each `async fn` returns an [`anysync::Coroutine`] of its future, which satisfies (refines)
+/// the trait's type: callers naming `T` get the inherent `.run()`, generic callers `.await`
+/// the trait's future or `.run()` it with `anysync::RunExt`. An impl written as plain
+/// `async fn`s, without the attribute, implements the trait as well (test doubles).
+///
+/// ```
+/// use anysync::RunExt;
+///
+/// #[anysync::coroutine]
+/// pub trait Store: Send + Sync {
+///     async fn get(&self, key: &str) -> Option<String>;
+///     async fn get_or(&self, key: &str, default: &str) -> String {
+///         self.get(key).await.unwrap_or_else(|| default.to_owned())
+///     }
+/// }
+///
+/// struct Memory;
+///
+/// #[anysync::coroutine]
+/// impl Store for Memory {
+///     async fn get(&self, key: &str) -> Option<String> {
+///         tokio::task::yield_now().await;
+///         (key == "a").then(|| "1".to_owned())
+///     }
+/// }
+///
+/// fn generic<S: Store>(store: &S) -> String {
+///     store.get_or("b", "none").run()
+/// }
+///
+/// assert_eq!(Memory.get("a").run(), Some("1".to_owned())); // the impl's `Coroutine`
+/// assert_eq!(generic(&Memory), "none");
+/// # anysync::run(async {
+/// assert_eq!(Memory.get("a").await, Some("1".to_owned()));
+/// # });
+/// ```
+///
+/// The declaration becomes, in plain Rust:
+///
+/// ```
+/// pub trait Store: Send + Sync {
+///     fn get(&self, key: &str) -> impl Future<Output = Option<String>> + Send;
+///     fn get_or(&self, key: &str, default: &str) -> impl Future<Output = String> + Send {
+///         anysync::Coroutine::new(async move {
+///             let _ = &self;
+///             let (key, default) = (key, default);
+///             self.get(key).await.unwrap_or_else(|| default.to_owned())
+///         })
+///     }
+/// }
+/// ```
+///
+/// - `+ Send` is part of the trait (a generic caller can rely only on what the trait says)
+///   and checked in each impl. A generic method's parameters held by its future then need
+///   `Send`, and a default body, which holds `&self`, needs `Self: Sync`: without a `Sync`
+///   supertrait the attribute adds `where Self: Sync` to that method (`Self: Send` for `&mut
+///   self`, `self` or `Box<Self>`, both for `Arc<Self>`). `?Send` on the trait and its impls
+///   opts out.
+/// - `#[anysync::iterator(item = T)]`, `#[anysync::generator(..)]` and
+///   `#[anysync::context(..)]` on a method inside the trait and the impl give `Iter`,
+///   `Generator` and `Context` methods.
+/// - `dyn` (`#[anysync::coroutine(dyn)]`, on the trait and on each impl) makes the methods
+///   return `Coroutine<Pin<Box<dyn Future<Output = T> + Send + 'a>>>` (one allocation per
+///   call), so the trait can be used as `&dyn Store`, `Box<dyn Store>` or `Arc<dyn Store>`:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// #[anysync::coroutine(dyn)]
+/// pub trait Store: Send + Sync {
+///     async fn get(&self, key: &str) -> Option<String>;
+/// }
+///
+/// struct Memory;
+///
+/// #[anysync::coroutine(dyn)]
+/// impl Store for Memory {
+///     async fn get(&self, key: &str) -> Option<String> {
+///         Some(key.to_uppercase())
+///     }
+/// }
+///
+/// let store: Arc<dyn Store> = Arc::new(Memory);
+/// assert_eq!(store.get("a").run(), Some("A".to_owned())); // no import: `Coroutine::run`
+/// # anysync::run(async move {
+/// assert_eq!(store.get("b").await, Some("B".to_owned()));
+/// # });
+/// ```
+///
+/// A `dyn` trait's methods may not be generic unless they have `where Self: Sized` (they are
+/// then left out of the vtable); associated `async fn`s without `self` get that bound.
+///
+/// ```compile_fail
+/// #[anysync::coroutine(dyn)]
+/// pub trait Store: Send + Sync {
+///     // error: `#[anysync::coroutine(dyn)]` trait `Store` cannot have a generic method
+///     async fn get<K: AsRef<str> + Send>(&self, key: K) -> Option<String>;
+/// }
+/// ```
 ///
 /// ```compile_fail
 /// #[anysync::coroutine] // error: #[anysync::coroutine] requires an `async fn`

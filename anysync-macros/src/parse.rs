@@ -4,7 +4,7 @@ use crate::args::{self, Args, Kind};
 use crate::error::{Errors, bail, format_err};
 use proc_macro2::TokenStream;
 use quote::ToTokens;
-use syn::{Attribute, ImplItem, Item, ItemFn, ItemImpl, Signature};
+use syn::{Attribute, ImplItem, Item, ItemFn, ItemImpl, ItemTrait, Signature, TraitItem};
 
 /// What an attribute was applied to, validated.
 pub(crate) struct Model {
@@ -18,8 +18,11 @@ pub(crate) struct Model {
 pub(crate) enum Input {
     /// `async fn`
     Fn(ItemFn),
-    /// `impl Type { ... }`: its `async fn`s are converted, other items left alone.
+    /// `impl Type { ... }` or `impl Trait for Type { ... }`: its `async fn`s are converted,
+    /// other items left alone.
     Impl(ItemImpl),
+    /// `trait Name { ... }`: its `async fn`s become methods returning a future.
+    Trait(ItemTrait),
 }
 
 /// Parses and validates. An `Err` means the item cannot be expanded; the caller emits it
@@ -30,21 +33,39 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Re
     let item = match syn::parse2::<Item>(item)? {
         Item::Fn(item) => {
             validate_sig(kind, &item.sig)?;
+            not_dyn(&args)?;
             Input::Fn(item)
         }
         Item::Impl(item) if kind == Kind::Coroutine => {
             validate_impl(&item)?;
+            if item.trait_.is_none() {
+                not_dyn(&args)?;
+            }
             Input::Impl(item)
         }
         Item::Impl(item) => bail!(
             item.impl_token,
             "{attr} goes on each function, not on an `impl` block"
         ),
-        Item::Trait(item) if kind == Kind::Coroutine => bail!(
+        Item::Trait(item) if kind == Kind::Coroutine => {
+            // Reported after the expansion, which leaves the faulty methods' attributes
+            // out: emitting the trait unchanged would have rustc expand them on their own,
+            // a second round of errors.
+            if let Err(err) = crate::traits::validate(&args, &item) {
+                let mut arg_errors = arg_errors;
+                arg_errors.push(err);
+                return Ok(Model {
+                    args,
+                    arg_errors,
+                    item: Input::Trait(item),
+                });
+            }
+            Input::Trait(item)
+        }
+        Item::Trait(item) => bail!(
             item.trait_token,
-            "{attr} cannot be applied to a trait; declare its methods as \
-             `fn name(&self) -> anysync::Coroutine<impl Future<Output = T> + Send>` and \
-             return `anysync::Coroutine::new(async move {{ ... }})` from each impl"
+            "{attr} goes on a method inside a trait with `#[anysync::coroutine]`, not on the \
+             trait itself"
         ),
         Item::Verbatim(tokens) if bodyless_fn(&tokens).is_some() => {
             return Err(bodyless_error(kind, &tokens));
@@ -69,7 +90,7 @@ pub(crate) fn parse(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Re
     })
 }
 
-fn validate_sig(kind: Kind, sig: &Signature) -> syn::Result<()> {
+pub(crate) fn validate_sig(kind: Kind, sig: &Signature) -> syn::Result<()> {
     let attr = kind.attr();
     if kind == Kind::Blocking {
         return crate::blocking::validate(sig);
@@ -90,17 +111,19 @@ fn validate_sig(kind: Kind, sig: &Signature) -> syn::Result<()> {
     Ok(())
 }
 
-fn validate_impl(item: &ItemImpl) -> syn::Result<()> {
-    if let Some((path, for_token)) = &item.trait_ {
-        // Converting would change the trait's method signatures, and rustc would only say
-        // that the impl's `impl Future` "does not match the trait method signature".
+/// `dyn` makes sense only where there is a trait object: on a trait and its impls.
+fn not_dyn(args: &Args) -> syn::Result<()> {
+    if let Some(token) = &args.dyn_ {
         bail!(
-            quote::quote!(#path #for_token),
-            "#[anysync::coroutine] cannot change the signatures of a trait's methods; declare \
-             the trait method as `fn name(&self) -> anysync::Coroutine<impl Future<Output = T> \
-             + Send>` and return `anysync::Coroutine::new(async move {{ ... }})` from this impl"
+            token,
+            "`dyn` goes on a trait and on its impls (`#[anysync::coroutine(dyn)] trait Name`), \
+             where it makes the trait usable as `dyn Name`"
         );
     }
+    Ok(())
+}
+
+fn validate_impl(item: &ItemImpl) -> syn::Result<()> {
     let mut errors = Errors::default();
     for other in &item.items {
         if let ImplItem::Verbatim(tokens) = other
@@ -111,6 +134,21 @@ fn validate_impl(item: &ItemImpl) -> syn::Result<()> {
     }
     let mut converted = 0;
     for method in methods(item) {
+        if item.trait_.is_some() {
+            // Methods of a trait impl are converted by this attribute, also those with
+            // their own (see `traits::own_kind`).
+            match crate::traits::own_kind(&method.attrs) {
+                Ok(Some(_)) => {
+                    if let Err(err) = validate_sig(Kind::Coroutine, &method.sig) {
+                        errors.push(err);
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => errors.push(err),
+            }
+            converted += 1;
+            continue;
+        }
         if let Err(err) = validate_sig(Kind::Coroutine, &method.sig) {
             // Non-async methods are left alone on purpose; only report real problems.
             if method.sig.asyncness.is_some() {
@@ -121,7 +159,8 @@ fn validate_impl(item: &ItemImpl) -> syn::Result<()> {
         }
     }
     errors.into_result()?;
-    if converted == 0 {
+    // A trait impl may rely on default bodies alone.
+    if converted == 0 && item.trait_.is_none() {
         return Err(format_err!(
             item.impl_token,
             "#[anysync::coroutine] found no `async fn` to convert in this impl block"
@@ -131,10 +170,20 @@ fn validate_impl(item: &ItemImpl) -> syn::Result<()> {
 }
 
 /// The methods the `impl`-level attribute converts (or leaves): those without their own
-/// `#[anysync::coroutine(...)]`, which expands them itself with its own arguments.
+/// `#[anysync::coroutine(...)]`, which expands them itself with its own arguments, except in
+/// a trait impl, where the impl-level attribute expands every method.
 pub(crate) fn methods(item: &ItemImpl) -> impl Iterator<Item = &syn::ImplItemFn> {
+    let in_trait = item.trait_.is_some();
+    item.items.iter().filter_map(move |item| match item {
+        ImplItem::Fn(method) if in_trait || !has_own_attribute(&method.attrs) => Some(method),
+        _ => None,
+    })
+}
+
+/// A trait's methods, for validation.
+pub(crate) fn trait_methods(item: &ItemTrait) -> impl Iterator<Item = &syn::TraitItemFn> {
     item.items.iter().filter_map(|item| match item {
-        ImplItem::Fn(method) if !has_own_attribute(&method.attrs) => Some(method),
+        TraitItem::Fn(method) => Some(method),
         _ => None,
     })
 }

@@ -547,6 +547,10 @@ impl Manager {
     }
 }
 
+// deadpool's `Manager` and bb8's `ManageConnection` are declared by hand (`fn create(&self) ->
+// impl Future<..> + Send`), as a third party's trait is: the attribute on the impl matches
+// them all the same, and gives callers that name `sql::Manager` the inherent `.run()`.
+#[anysync::coroutine]
 impl managed::Manager for Manager {
     type Type = ClientWrapper;
     type Error = Error;
@@ -570,6 +574,7 @@ impl managed::Manager for Manager {
     }
 }
 
+#[anysync::coroutine]
 impl pooled::ManageConnection for Manager {
     type Connection = Client;
     type Error = Error;

@@ -1,0 +1,528 @@
+//! `#[anysync::coroutine]` on a trait declaration and on its impls.
+//!
+//! A trait's `async fn` becomes a method returning `impl Future<Output = T> + Send` (a
+//! return-position `impl Trait` in a trait), the very signature a plain `async fn` in an
+//! impl satisfies: an impl written without the attribute (a test double, a third party's
+//! impl) compiles. Generic callers get `.await`, and `.run()` from `anysync::RunExt`.
+//!
+//! An impl with the attribute returns a `Coroutine` of that future, which refines the trait's
+//! signature (`#[allow(refining_impl_trait)]`): callers that name the concrete type get the
+//! inherent `.run()`, and the future is checked to be `Send` at the impl, as the trait asks.
+//!
+//! With `dyn` on the trait and its impls, each method in the vtable returns
+//! `Coroutine<Pin<Box<dyn Future<Output = T> + Send + 'a>>>` instead (async-trait's shape,
+//! one allocation per call), so `&dyn Trait` and `Arc<dyn Trait>` can call it.
+
+use crate::args::{self, Args, Kind};
+use crate::error::{Errors, bail, format_err};
+use crate::expand::{self, Owner};
+use crate::lifetime;
+use crate::parse;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{
+    Attribute, FnArg, ImplItem, ItemImpl, ItemTrait, Lifetime, ReceiverKind, ReturnType, Signature,
+    TraitItem, Type, TypeParamBound, WherePredicate,
+};
+
+/// Checks a trait declaration before it is expanded.
+pub(crate) fn validate(args: &Args, item: &ItemTrait) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    let mut converted = 0;
+    for method in parse::trait_methods(item) {
+        match own_kind(&method.attrs) {
+            Ok(Some(_)) | Ok(None) if method.sig.asyncness.is_some() => {}
+            Ok(Some((kind, _))) => {
+                if let Err(err) = parse::validate_sig(kind, &method.sig) {
+                    errors.push(err);
+                }
+                continue;
+            }
+            Ok(None) => continue,
+            Err(err) => {
+                errors.push(err);
+                continue;
+            }
+        }
+        converted += 1;
+        if let Err(err) = parse::validate_sig(Kind::Coroutine, &method.sig) {
+            errors.push(err);
+        }
+        if let Some(attr) = method.attrs.iter().find(|attr| is_instrument(attr)) {
+            errors.push(format_err!(
+                attr,
+                "`#[instrument]` on a method of an `#[anysync::coroutine]` trait is not \
+                 supported; put it on the method in each impl"
+            ));
+        }
+        if args.dyn_.is_some()
+            && dispatchable(&method.sig)
+            && let Some(generic) = own_generics(&method.sig)
+        {
+            errors.push(format_err!(
+                generic,
+                "`#[anysync::coroutine(dyn)]` trait `{}` cannot have a generic method: `dyn {}` \
+                 has one vtable entry per method, not one per type; take a `&dyn Trait` or \
+                 `Box<dyn Trait>` argument instead, or add `where Self: Sized` to leave `{}` \
+                 out of `dyn {}`",
+                item.ident,
+                item.ident,
+                method.sig.ident,
+                item.ident
+            ));
+        }
+    }
+    errors.into_result()?;
+    if converted == 0 {
+        bail!(
+            item.trait_token,
+            "#[anysync::coroutine] found no `async fn` to convert in this trait"
+        );
+    }
+    Ok(())
+}
+
+/// The kind and arguments of a method's own attribute (`#[anysync::iterator(item = Row)]`),
+/// inside a trait or trait impl that has `#[anysync::coroutine]`.
+pub(crate) fn own_kind(attrs: &[Attribute]) -> syn::Result<Option<(Kind, TokenStream)>> {
+    let mut found = None;
+    for attr in attrs {
+        if !parse::has_own_attribute(std::slice::from_ref(attr)) {
+            continue;
+        }
+        let Some(last) = attr.path().segments.last() else {
+            continue;
+        };
+        let kind = match last.ident.to_string().as_str() {
+            "coroutine" => Kind::Coroutine,
+            "iterator" => Kind::Iterator,
+            "generator" => Kind::Generator,
+            _ => Kind::Context,
+        };
+        if found.is_some() {
+            bail!(attr, "a method takes one of anysync's attributes, not two");
+        }
+        let tokens = match &attr.meta {
+            syn::Meta::Path(_) => TokenStream::new(),
+            syn::Meta::List(list) => list.tokens.clone(),
+            syn::Meta::NameValue(_) => bail!(attr, "expected `{}(..)`", kind.attr()),
+        };
+        found = Some((kind, tokens));
+    }
+    Ok(found)
+}
+
+/// The arguments for one method: its own attribute's, with the trait-level `?Send`, `dyn`
+/// and `crate`. Removes the method's own attribute.
+fn method_args(outer: &Args, attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Args {
+    let own = match own_kind(attrs) {
+        Ok(own) => own,
+        Err(err) => {
+            errors.push(err);
+            None
+        }
+    };
+    attrs.retain(|attr| !parse::has_own_attribute(std::slice::from_ref(attr)));
+    let mut args = match own {
+        None => outer.clone(),
+        Some((kind, tokens)) => {
+            let (mut args, arg_errors) = args::parse_args(kind, tokens);
+            if let Some(err) = arg_errors.into_option() {
+                errors.push(err);
+            }
+            args.local |= outer.local;
+            args.dyn_ = outer.dyn_;
+            if args.krate.to_string() == quote!(::anysync).to_string() {
+                args.krate = outer.krate.clone();
+            }
+            args
+        }
+    };
+    // The trait states `+ Send`; each impl is checked against it where it is written.
+    args.send_bound = true;
+    args
+}
+
+/// Whether the method is in a `dyn` trait's vtable: it takes `self` and has no
+/// `where Self: Sized`.
+fn dispatchable(sig: &Signature) -> bool {
+    sig.receiver().is_some() && !self_sized(sig)
+}
+
+fn self_sized(sig: &Signature) -> bool {
+    sig.generics.where_clause.as_ref().is_some_and(|clause| {
+        clause.predicates.iter().any(|predicate| match predicate {
+            WherePredicate::Type(predicate) => {
+                predicate.bounded_ty.to_token_stream().to_string() == "Self"
+                    && has_bound(&predicate.bounds, "Sized")
+            }
+            _ => false,
+        })
+    })
+}
+
+fn has_bound<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>, name: &str) -> bool {
+    bounds.into_iter().any(|bound| {
+        matches!(bound, TypeParamBound::Trait(bound)
+            if bound.path.segments.last().is_some_and(|segment| segment.ident == name))
+    })
+}
+
+/// The method's type or const parameters, or an `impl Trait` argument: what a vtable cannot
+/// hold.
+fn own_generics(sig: &Signature) -> Option<TokenStream> {
+    if let Some(param) = sig
+        .generics
+        .params
+        .iter()
+        .find(|param| !matches!(param, syn::GenericParam::Lifetime(_)))
+    {
+        return Some(param.to_token_stream());
+    }
+    sig.inputs.iter().find_map(|input| match input {
+        FnArg::Typed(arg) if args::contains_impl_trait(&arg.ty) => Some(arg.ty.to_token_stream()),
+        _ => None,
+    })
+}
+
+fn is_instrument(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == "instrument")
+}
+
+/// The lifetime of a boxed future, `'__anysync`, added to the method's parameters with a
+/// bound from each lifetime the arguments mention (and from `Self`), as async-trait does.
+//
+// Input:  fn get<'__anysync0, '__anysync1>(&'__anysync0 self, key: &'__anysync1 str)
+// Output: fn get<'__anysync0, '__anysync1, '__anysync>(&'__anysync0 self, key: &'__anysync1 str)
+//         where '__anysync0: '__anysync, '__anysync1: '__anysync, Self: '__anysync
+pub(crate) fn box_lifetime(
+    sig: &mut Signature,
+    mentioned: &[Lifetime],
+    prefix: &str,
+    span: Span,
+) -> Lifetime {
+    let boxed = Lifetime::new(&format!("'{prefix}"), Span::mixed_site().located_at(span));
+    let mut bounded: Vec<Lifetime> = Vec::new();
+    let declared = sig.generics.lifetimes().map(|param| &param.lifetime);
+    for lifetime in declared.chain(mentioned) {
+        if lifetime.ident != "static" && !bounded.iter().any(|seen| seen.ident == lifetime.ident) {
+            bounded.push(lifetime.clone());
+        }
+    }
+    lifetime::add_params(&mut sig.generics, std::slice::from_ref(&boxed));
+    let has_self = sig.receiver().is_some();
+    let clause = where_clause(sig, span);
+    for lifetime in bounded {
+        push_predicate(
+            clause,
+            syn::parse_quote_spanned!(span=> #lifetime: #boxed),
+            span,
+        );
+    }
+    if has_self {
+        push_predicate(clause, syn::parse_quote_spanned!(span=> Self: #boxed), span);
+    }
+    // The signature's last token is then the user's: ending with the mixed-site lifetime,
+    // rustc would point at the attribute for the whole method.
+    if !clause.predicates.empty_or_trailing() {
+        clause.predicates.push_punct(syn::Token![,](span));
+    }
+    boxed
+}
+
+/// The signature's where-clause, made with a `where` spanned at `span` if there was none (a
+/// call-site `where` would make rustc point at the attribute for the whole method).
+fn where_clause(sig: &mut Signature, span: Span) -> &mut syn::WhereClause {
+    sig.generics
+        .where_clause
+        .get_or_insert_with(|| syn::WhereClause {
+            where_token: syn::Token![where](span),
+            predicates: syn::punctuated::Punctuated::new(),
+        })
+}
+
+/// A boxed signature (`Iter<Pin<Box<dyn Future<..> + Send + 'a>>, T>`) is ours, not the
+/// user's: clippy's `type_complexity` must not fire on it.
+fn boxed_lints() -> Attribute {
+    syn::parse_quote!(#[allow(clippy::type_complexity)])
+}
+
+/// Adds a predicate, with its comma spanned at `span` too.
+fn push_predicate(clause: &mut syn::WhereClause, predicate: WherePredicate, span: Span) {
+    if !clause.predicates.empty_or_trailing() {
+        clause.predicates.push_punct(syn::Token![,](span));
+    }
+    clause.predicates.push_value(predicate);
+}
+
+/// `Pin<Box<dyn Future<Output = T> + Send + 'a>>` (no `Send` with `?Send`).
+pub(crate) fn boxed_type(
+    args: &Args,
+    output: &ReturnType,
+    lifetime: &Lifetime,
+    span: Span,
+) -> TokenStream {
+    let krate = expand::respan(args.krate.clone(), span);
+    let output = match output {
+        ReturnType::Default => quote_spanned!(span=> ()),
+        ReturnType::Type(_, ty) => ty.into_token_stream(),
+    };
+    let send = (!args.local).then(|| quote_spanned!(span=> + #krate::__private::Send));
+    quote_spanned! {span=>
+        #krate::__private::Pin<#krate::__private::Box<
+            dyn #krate::__private::Future<Output = #output> #send + #lifetime
+        >>
+    }
+}
+
+/// Converts every `async fn` of a trait declaration; other items are left as they are.
+//
+// Input:
+//     trait Store: Send + Sync {
+//         async fn get(&self, key: &str) -> Option<String>;
+//         async fn get_or(&self, key: &str) -> String { body }
+//         fn name(&self) -> &str;
+//     }
+// Output:
+//     trait Store: Send + Sync {
+//         fn get(&self, key: &str) -> impl Future<Output = Option<String>> + Send;
+//         fn get_or(&self, key: &str) -> impl Future<Output = String> + Send {
+//             ::anysync::__private::Coroutine::new(async move { let _ = &self; .. body })
+//         }
+//         fn name(&self) -> &str;
+//     }
+//
+// A default body holds `&self` across its `.await`s, so its future is `Send` only if `Self`
+// is `Sync` (`Send` for `&mut self` or `self`): without that supertrait, the method gets
+// `where Self: Sync` (async-trait does the same). With `dyn`, see `box_lifetime`; an
+// associated `async fn` without `self` gets `where Self: Sized`, which keeps it out of the
+// vtable (and unboxed).
+pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
+    let prefix = lifetime::fresh_prefix(|v| v.visit_item_trait(&item));
+    let trait_lifetimes: Vec<Lifetime> = item
+        .generics
+        .lifetimes()
+        .map(|param| param.lifetime.clone())
+        .collect();
+    let owner = Owner::Impl {
+        generic: expand::has_type_or_const_params(&item.generics),
+    };
+    let mut errors = Errors::default();
+    let supertraits = item.supertraits.clone();
+    for trait_item in &mut item.items {
+        let TraitItem::Fn(method) = trait_item else {
+            continue;
+        };
+        if method.sig.asyncness.is_none() {
+            // Reported by `validate`; left in, rustc would expand it on a bodyless method.
+            method
+                .attrs
+                .retain(|attr| !parse::has_own_attribute(std::slice::from_ref(attr)));
+            continue;
+        }
+        // Reported by `validate` (`#[instrument]` cannot go on a declaration).
+        method.attrs.retain(|attr| !is_instrument(attr));
+        let mut args = method_args(outer, &mut method.attrs, &mut errors);
+        args.decl = true;
+        let dyn_ = outer.dyn_.is_some();
+        if dyn_ && method.sig.receiver().is_none() && !self_sized(&method.sig) {
+            let span = method.sig.ident.span();
+            push_predicate(
+                where_clause(&mut method.sig, span),
+                syn::parse_quote_spanned!(span=> Self: ::core::marker::Sized),
+                span,
+            );
+        }
+        args.boxed = dyn_ && dispatchable(&method.sig);
+        if args.boxed {
+            method.attrs.push(boxed_lints());
+        }
+        let bounds: Vec<_> = match &method.default {
+            Some(_) if !args.local => self_bounds(&method.sig)
+                .into_iter()
+                .filter(|(name, _)| !has_bound(&supertraits, &name.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let (attrs, sig) = (&mut method.attrs, &mut method.sig);
+        match &mut method.default {
+            Some(block) => {
+                expand::expand_fn(&args, attrs, sig, block, owner, &trait_lifetimes, &prefix);
+            }
+            None => {
+                // Only the signature is wanted: expand an empty body and drop it.
+                args.inert = true;
+                let mut block: syn::Block = syn::parse_quote!({});
+                expand::expand_fn(&args, attrs, sig, &mut block, owner, &[], &prefix);
+            }
+        }
+        for (name, span) in bounds {
+            push_predicate(
+                where_clause(sig, span),
+                syn::parse_quote_spanned!(span=> Self: ::core::marker::#name),
+                span,
+            );
+        }
+    }
+    if let Some(token) = &outer.dyn_ {
+        let span = token.span;
+        item.items.push(syn::parse_quote_spanned! {span=>
+            /// Written by `#[anysync::coroutine(dyn)]` on each impl, so that an impl without
+            /// it (whose methods cannot match the boxed signatures) gets an error naming it.
+            #[doc(hidden)]
+            fn __impl_with_anysync_coroutine_dyn()
+            where
+                Self: ::core::marker::Sized;
+        });
+    }
+    let mut tokens = item.into_token_stream();
+    if let Some(err) = errors.into_option() {
+        tokens.extend(err.to_compile_error());
+    }
+    tokens
+}
+
+/// The bounds on `Self` a default body's future needs to be `Send`, spanned at the receiver:
+/// `Sync` for `&self` and `Pin<&Self>`; `Send` for `&mut self`, `self`, `Box<Self>` and
+/// `Pin<&mut Self>`; both for any other receiver type (`Arc<Self>`).
+fn self_bounds(sig: &Signature) -> Vec<(syn::Ident, Span)> {
+    let Some(receiver) = sig.receiver() else {
+        return Vec::new();
+    };
+    let names: &[&str] = match &receiver.kind {
+        ReceiverKind::Reference(_, _, None) => &["Sync"],
+        ReceiverKind::Typed(_, ty) => match &**ty {
+            Type::Reference(reference) if reference.mutability.is_none() => &["Sync"],
+            Type::Reference(_) => &["Send"],
+            _ if pins_shared(ty) => &["Sync"],
+            Type::Path(path)
+                if path.path.segments.last().is_some_and(|segment| {
+                    segment.ident == "Box" || segment.ident == "Pin" || segment.ident == "Self"
+                }) =>
+            {
+                &["Send"]
+            }
+            _ => &["Send", "Sync"],
+        },
+        _ => &["Send"],
+    };
+    let span = receiver.self_token.span;
+    names
+        .iter()
+        .map(|name| (syn::Ident::new(name, span), span))
+        .collect()
+}
+
+/// Whether `ty` is `Pin<&Self>`.
+fn pins_shared(ty: &Type) -> bool {
+    let tokens = ty.to_token_stream().to_string().replace(' ', "");
+    tokens.ends_with("Pin<&Self>")
+}
+
+/// Converts every `async fn` of a trait impl to match a declaration made by
+/// `#[anysync::coroutine]` (with the same `dyn` and `?Send`).
+//
+// Input:  impl Store for Memory { async fn get(&self, key: &str) -> Option<String> { .. } }
+// Output: impl Store for Memory {
+//             #[allow(refining_impl_trait)]
+//             fn get<'__anysync0, '__anysync1>(&'__anysync0 self, key: &'__anysync1 str)
+//                 -> ::anysync::Coroutine<impl Future<Output = Option<String>> + Send> { .. }
+//         }
+//
+// No `Captures` bounds (see `Args::refines`): an impl's `impl Trait` captures every lifetime.
+// The `Coroutine` refines the trait's `impl Future + Send`: callers that name `Memory` get
+// its inherent `.run()`; generic ones see the trait's type. Hidden functions for
+// `#[instrument]` go in an inherent impl of the same type beside it (a trait impl can hold
+// only the trait's items).
+pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
+    let (prefix, impl_lifetimes) = expand::impl_lifetimes(&mut item);
+    let trait_name = item
+        .trait_
+        .as_ref()
+        .and_then(|(path, _)| path.segments.last())
+        .map_or_else(String::new, |segment| segment.ident.to_string());
+    let owner = Owner::Impl {
+        generic: expand::has_type_or_const_params(&item.generics),
+    };
+    let mut errors = Errors::default();
+    let mut siblings = Vec::new();
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
+        if method.sig.asyncness.is_none() {
+            continue;
+        }
+        let mut args = method_args(outer, &mut method.attrs, &mut errors);
+        args.refines = true;
+        args.boxed = outer.dyn_.is_some() && dispatchable(&method.sig);
+        if args.boxed {
+            method.attrs.push(boxed_lints());
+        } else {
+            method
+                .attrs
+                .push(syn::parse_quote!(#[allow(refining_impl_trait)]));
+        }
+        let (attrs, sig, block) = (&mut method.attrs, &mut method.sig, &mut method.block);
+        let sibling = expand::expand_fn(&args, attrs, sig, block, owner, &impl_lifetimes, &prefix);
+        if let Some(sibling) = sibling {
+            // `__anysync_get` becomes `__anysync_store_get`: the inherent impl it goes in is
+            // shared with the type's other trait impls (and its own inherent methods).
+            let name = sig.ident.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name);
+            let from = format!("__anysync_{name}");
+            let to = format!("__anysync_{}_{name}", trait_name.to_lowercase());
+            let body = rename_ident(block.to_token_stream(), &from, &to);
+            match syn::parse2(body) {
+                Ok(renamed) => *block = renamed,
+                Err(err) => errors.push(err),
+            }
+            siblings.push(rename_ident(sibling, &from, &to));
+        }
+    }
+    if let Some(token) = &outer.dyn_ {
+        let span = token.span;
+        item.items.push(syn::parse_quote_spanned! {span=>
+            fn __impl_with_anysync_coroutine_dyn() {}
+        });
+    }
+    let hidden = (!siblings.is_empty()).then(|| {
+        let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+        let self_ty = &item.self_ty;
+        quote! {
+            impl #impl_generics #self_ty #where_clause {
+                #(#siblings)*
+            }
+        }
+    });
+    let mut tokens = item.into_token_stream();
+    tokens.extend(hidden);
+    if let Some(err) = errors.into_option() {
+        tokens.extend(err.to_compile_error());
+    }
+    tokens
+}
+
+/// `tokens` with every identifier `from` replaced by `to` (same span).
+fn rename_ident(tokens: TokenStream, from: &str, to: &str) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            proc_macro2::TokenTree::Ident(ident) if ident == from => {
+                proc_macro2::TokenTree::Ident(syn::Ident::new(to, ident.span()))
+            }
+            proc_macro2::TokenTree::Group(group) => {
+                let mut renamed = proc_macro2::Group::new(
+                    group.delimiter(),
+                    rename_ident(group.stream(), from, to),
+                );
+                renamed.set_span(group.span());
+                proc_macro2::TokenTree::Group(renamed)
+            }
+            other => other,
+        })
+        .collect()
+}
