@@ -232,30 +232,42 @@ fn sync_io_reads_writes_and_seeks_a_real_file_in_every_context() {
 }
 
 #[test]
-fn buf_read_fill_buf_hands_out_the_readers_buffer_across_pending_polls() {
+fn buf_read_fill_buf_hands_out_the_readers_buffer_in_every_context() {
     // Fewer bytes than the `BufReader` holds arrive in three bursts, so each `fill_buf` waits
-    // (pending polls) and then returns a slice of tokio's buffer.
-    let (mut tx, rx) = tokio::io::duplex(64);
-    let (step_tx, step_rx) = tokio::sync::mpsc::unbounded_channel::<&'static [u8]>();
-    let writer = anysync::run(async move {
-        tokio::spawn(async move {
-            let mut step_rx = step_rx;
-            while let Some(chunk) = step_rx.recv().await {
-                tx.write_all(chunk).await.unwrap();
+    // (pending polls, lent to a background thread where the context says so) and then
+    // returns a slice of tokio's buffer, read after the poll loop is over.
+    for ctx in ALL {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let (step_tx, mut step_rx) = tokio::sync::mpsc::unbounded_channel::<&'static [u8]>();
+        let writer = anysync::run(async move {
+            tokio::spawn(async move {
+                while let Some(chunk) = step_rx.recv().await {
+                    tx.write_all(chunk).await.unwrap();
+                }
+            })
+        });
+        let got = within(ctx, move || {
+            let mut io = SyncIo::new(BufReader::with_capacity(16, rx));
+            let mut got = Vec::new();
+            for chunk in [&b"abc"[..], b"defgh", b"ij"] {
+                step_tx.send(chunk).unwrap();
+                let filled = io.fill_buf().unwrap();
+                got.push(filled.to_vec());
+                let len = filled.len();
+                io.consume(len);
             }
+            drop(step_tx);
+            got.push(io.fill_buf().unwrap().to_vec());
+            got
         })
-    });
-    let mut io = SyncIo::new(BufReader::with_capacity(16, rx));
-    for chunk in [&b"abc"[..], b"defgh", b"ij"] {
-        step_tx.send(chunk).unwrap();
-        let got = io.fill_buf().unwrap();
-        assert_eq!(got, chunk);
-        let len = got.len();
-        io.consume(len);
+        .value;
+        writer.run().unwrap();
+        assert_eq!(
+            got,
+            [&b"abc"[..], b"defgh", b"ij", b""],
+            "{ctx:?}: each burst, then EOF as an empty buffer"
+        );
     }
-    drop(step_tx);
-    writer.run().unwrap();
-    assert_eq!(io.fill_buf().unwrap(), b"", "EOF: an empty buffer");
 }
 
 #[test]
