@@ -359,17 +359,20 @@ fn sync_io_allocates_nothing_per_call_on_a_plain_thread() {
 
 // ---- AsyncIo -------------------------------------------------------------------------------
 
-/// Where an `AsyncIo` test body runs: each runtime flavor, and no runtime at all.
+/// Where an `AsyncIo` test body runs: a task of each runtime flavor, of a `LocalSet`, and no
+/// runtime at all.
 #[derive(Clone, Copy, Debug)]
 enum Executor {
     CurrentThread,
     MultiThread,
+    LocalSet,
     NoRuntime,
 }
 
-const EXECUTORS: [Executor; 3] = [
+const EXECUTORS: [Executor; 4] = [
     Executor::CurrentThread,
     Executor::MultiThread,
+    Executor::LocalSet,
     Executor::NoRuntime,
 ];
 
@@ -383,6 +386,14 @@ where
             let rt = common::multi_thread(2);
             rt.block_on(async move { tokio::spawn(future).await.unwrap() })
         }
+        Executor::LocalSet => {
+            let rt = common::current_thread();
+            tokio::task::LocalSet::new().block_on(&rt, async move {
+                tokio::task::spawn_local(future).await.unwrap()
+            })
+        }
+        // `futures`' executor: no tokio context, so the operations run on the global runtime's
+        // blocking pool.
         Executor::NoRuntime => futures::executor::block_on(future),
     })
 }
