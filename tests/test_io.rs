@@ -39,6 +39,11 @@ fn watchdog<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'stati
     }
 }
 
+/// anysync's global runtime, which keeps running: its tasks make progress while a test blocks.
+fn global() -> Handle {
+    anysync::run(async { Handle::current() })
+}
+
 /// A fresh path in the temp dir, removed when dropped.
 struct TempPath(PathBuf);
 
@@ -152,11 +157,9 @@ fn sync_io_streams_through_a_small_duplex_in_every_context() {
     for ctx in ALL {
         // Reading: a task of the global runtime writes, the context reads through `SyncIo`.
         let (mut tx, rx) = tokio::io::duplex(100);
-        let writer = anysync::run(async move {
-            tokio::spawn(async move {
-                tx.write_all(&pattern(LEN)).await.unwrap();
-                tx.shutdown().await.unwrap();
-            })
+        let writer = global().spawn(async move {
+            tx.write_all(&pattern(LEN)).await.unwrap();
+            tx.shutdown().await.unwrap();
         });
         let got = within(ctx, move || {
             let mut all = Vec::new();
@@ -168,12 +171,10 @@ fn sync_io_streams_through_a_small_duplex_in_every_context() {
 
         // Writing: the context writes through `SyncIo`, a task reads.
         let (tx, mut rx) = tokio::io::duplex(100);
-        let reader = anysync::run(async move {
-            tokio::spawn(async move {
-                let mut all = Vec::new();
-                rx.read_to_end(&mut all).await.unwrap();
-                all
-            })
+        let reader = global().spawn(async move {
+            let mut all = Vec::new();
+            rx.read_to_end(&mut all).await.unwrap();
+            all
         });
         within(ctx, move || {
             let mut io = SyncIo::new(tx);
@@ -239,12 +240,10 @@ fn buf_read_fill_buf_hands_out_the_readers_buffer_in_every_context() {
     for ctx in ALL {
         let (mut tx, rx) = tokio::io::duplex(64);
         let (step_tx, mut step_rx) = tokio::sync::mpsc::unbounded_channel::<&'static [u8]>();
-        let writer = anysync::run(async move {
-            tokio::spawn(async move {
-                while let Some(chunk) = step_rx.recv().await {
-                    tx.write_all(chunk).await.unwrap();
-                }
-            })
+        let writer = global().spawn(async move {
+            while let Some(chunk) = step_rx.recv().await {
+                tx.write_all(chunk).await.unwrap();
+            }
         });
         let got = within(ctx, move || {
             let mut io = SyncIo::new(BufReader::with_capacity(16, rx));
@@ -544,7 +543,7 @@ fn async_io_write_errors_keep_their_kind_and_come_back_from_flush_or_the_next_wr
             let after = io.flush().await.map_err(|e| e.kind());
             // Or the next write reports it, and is not accepted.
             let mut io = AsyncIo::new(full());
-            io.write(b"data").await.unwrap();
+            assert_eq!(io.write(b"data").await.unwrap(), 4);
             let next_write = io.write(b"more").await.unwrap_err().kind();
             (accepted, flushed, next_write, after)
         });
@@ -574,23 +573,21 @@ fn polite_then_rude_server() -> SocketAddr {
     *ADDR.get_or_init(|| {
         let listener = anysync::run(TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
-        anysync::run(async move {
-            tokio::spawn(async move {
-                let mut open = Vec::new();
-                loop {
-                    let (mut polite, _) = listener.accept().await.unwrap();
-                    polite.write_all(b"bye").await.unwrap();
-                    polite.shutdown().await.unwrap();
-                    open.push(polite); // only its write half is shut
-                    let (mut rude, _) = listener.accept().await.unwrap();
-                    // Reset only once the client has written: a reset that beats the end of
-                    // its `connect` would fail the connect instead of the read.
-                    let mut byte = [0; 1];
-                    rude.read_exact(&mut byte).await.unwrap();
-                    rude.set_zero_linger().unwrap();
-                    drop(rude); // sends RST
-                }
-            })
+        global().spawn(async move {
+            let mut open = Vec::new();
+            loop {
+                let (mut polite, _) = listener.accept().await.unwrap();
+                polite.write_all(b"bye").await.unwrap();
+                polite.shutdown().await.unwrap();
+                open.push(polite); // only its write half is shut
+                let (mut rude, _) = listener.accept().await.unwrap();
+                // Reset only once the client has written: a reset that beats the end of
+                // its `connect` would fail the connect instead of the read.
+                let mut byte = [0; 1];
+                rude.read_exact(&mut byte).await.unwrap();
+                rude.set_zero_linger().unwrap();
+                drop(rude); // sends RST
+            }
         });
         addr
     })

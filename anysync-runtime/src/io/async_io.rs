@@ -167,11 +167,8 @@ impl<T> AsyncIo<T> {
     /// # }
     /// ```
     pub async fn into_inner(mut self) -> io::Result<T> {
-        loop {
-            match std::future::poll_fn(|cx| self.poll_busy(cx)).await? {
-                Some(op) => self.absorb(op),
-                None => break,
-            }
+        while let Some(op) = std::future::poll_fn(|cx| self.poll_busy(cx)).await? {
+            self.absorb(op);
         }
         if let Some(error) = self.write_error.take() {
             return Err(error);

@@ -158,9 +158,8 @@ fn gateway(api: Arc<Api>) -> Router {
 pub(crate) fn serve(app: Router) -> String {
     let listener = anysync::run(TcpListener::bind("127.0.0.1:0")).expect("bind 127.0.0.1");
     let addr: SocketAddr = listener.local_addr().expect("local address");
-    anysync::run(async move {
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") })
-    });
+    let global = anysync::run(async { tokio::runtime::Handle::current() });
+    global.spawn(async move { axum::serve(listener, app).await.expect("serve") });
     format!("http://{addr}")
 }
 
