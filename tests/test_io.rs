@@ -286,7 +286,11 @@ fn end_of_stream_and_peer_reset_follow_the_std_contract() {
             let mut rude = SyncIo::new(TcpStream::connect(addr).run().unwrap());
             rude.write_all(b"?").unwrap();
             let reset = rude.read(&mut byte).unwrap_err().kind();
-            ((eof, again, exact, reset), greeting)
+            // Writing to a pipe whose reader is gone.
+            let (pipe, reader) = tokio::io::duplex(8);
+            drop(reader);
+            let broken = SyncIo::new(pipe).write(b"x").unwrap_err().kind();
+            ((eof, again, exact, reset, broken), greeting)
         })
         .value;
         assert_eq!(&greeting, b"bye", "{ctx:?}");
@@ -296,9 +300,10 @@ fn end_of_stream_and_peer_reset_follow_the_std_contract() {
                 0,
                 0,
                 io::ErrorKind::UnexpectedEof,
-                io::ErrorKind::ConnectionReset
+                io::ErrorKind::ConnectionReset,
+                io::ErrorKind::BrokenPipe
             ),
-            "{ctx:?}: EOF reads 0 every time, and a reset is ConnectionReset"
+            "{ctx:?}: EOF reads 0 every time, a reset is ConnectionReset, a lost reader BrokenPipe"
         );
     }
 }
