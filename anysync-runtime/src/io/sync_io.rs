@@ -83,7 +83,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 ///             line.push(byte[0]);
 ///         }
 ///         socket.write_all(format!("{}\n", line.len()).as_bytes()).await.unwrap();
-///     })
+///     });
 /// });
 ///
 /// // Blocking code: the stream is connected on the global runtime, then used through `std::io`.
