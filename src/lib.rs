@@ -75,6 +75,9 @@ pub use anysync_runtime::{
 };
 
 #[doc(inline)]
+pub use anysync_runtime::io;
+
+#[doc(inline)]
 pub use anysync_macros::{blocking, context, coroutine, generator, iterator};
 
 /// Hands a value out of the body of an [`iterator`], [`generator`] or [`context`] function.

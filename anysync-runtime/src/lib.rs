@@ -15,6 +15,7 @@ mod context;
 mod coroutine;
 mod global;
 mod group;
+pub mod io;
 mod manager;
 mod pool;
 #[allow(unsafe_code)]

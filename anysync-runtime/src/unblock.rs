@@ -114,12 +114,22 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    Task::Tokio(spawn(f))
+}
+
+/// Hands `f` to the blocking pool of the current runtime, or of the global one if none, as
+/// [`unblock`] does, and returns tokio's handle to it: dropping the handle detaches the
+/// closure (it still runs; `anysync::io::AsyncIo` relies on that for writes it accepted).
+pub(crate) fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let origin = current_or_global();
-    let task = origin.spawn_blocking({
+    origin.spawn_blocking({
         let origin = origin.clone();
         move || context::with_origin(origin, f)
-    });
-    Task::Tokio(task)
+    })
 }
 
 /// The runtime whose context this is, or anysync's global runtime outside any.

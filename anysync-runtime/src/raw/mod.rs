@@ -6,10 +6,13 @@
 //!   current_thread runtime), through [`mailbox`], the background threads' mailboxes.
 //! - [`exchange`]: the lock-free one-value slots between a generator body and its driver
 //!   (a `Mutex` there cost 1.7× async-stream per item).
+//! - [`fill_buf`]: `AsyncBufRead::poll_fill_buf` as a future whose slice outlives the poll
+//!   loop (`anysync::io::SyncIo`'s `BufRead`).
 //! - [`sync`]: std's atomics, cells, locks and threads, or loom's under `--cfg loom`: the
 //!   loom models in `loom-models/` compile these very files (run by `.ci/loom`).
 
 pub(crate) mod exchange;
+pub(crate) mod fill_buf;
 pub(crate) mod handoff;
 pub(crate) mod mailbox;
 pub(crate) mod sync;
