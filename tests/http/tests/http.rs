@@ -2,7 +2,8 @@
 //! a JSON body parsed by `serde_json::from_reader` through `anysync::io::SyncIo`, and a chunked
 //! body streamed into `std::io::copy`, in every calling context (plain `main`, a sync helper
 //! inside a current_thread runtime, a multi_thread task and the rest), compared with
-//! `reqwest::blocking`, which panics inside runtimes. And the example, run.
+//! `reqwest::blocking`, which panics inside runtimes; the same chunked body iterated with `for`
+//! over `anysync::iter`, and closed by an early `break`. And the example, run.
 
 #[path = "../../common/mod.rs"]
 mod common;
@@ -12,12 +13,15 @@ mod example;
 use anysync::RunExt;
 use anysync::io::SyncIo;
 use common::ctx::{ALL, Ctx, within};
-use futures::TryStreamExt;
 use futures::stream::BoxStream;
+use futures::{Stream, TryStreamExt};
 use serde_json::{Value, json};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use tokio_util::io::StreamReader;
 
 /// The example's upstream and gateway servers, started once on the global runtime.
@@ -73,6 +77,82 @@ fn json_and_chunked_bodies_through_sync_io_in_every_context() {
         );
         assert_eq!(bytes, expected_file().len() as u64, "{ctx:?}");
         assert!(file == expected_file(), "{ctx:?}: the streamed file");
+    }
+}
+
+/// A response body as a stream of chunks, which notes when it is dropped. The request is made
+/// with `.run()`, as in [`get`].
+struct Body {
+    chunks: BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
+    dropped: Arc<AtomicBool>,
+}
+
+impl Body {
+    fn get(url: &str) -> Body {
+        let response = reqwest::Client::new()
+            .get(url)
+            .send()
+            .run()
+            .expect("request")
+            .error_for_status()
+            .expect("status");
+        Body {
+            chunks: Box::pin(response.bytes_stream()),
+            dropped: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+impl Stream for Body {
+    type Item = reqwest::Result<axum::body::Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.chunks.as_mut().poll_next(cx)
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_chunked_body_iterates_with_for_and_an_early_break_closes_it_in_every_context() {
+    let base = &servers().0;
+    for ctx in ALL {
+        let url = format!("{base}/files/log");
+        let ((file, chunks, dropped_at_end), (first, dropped_at_break)) = within(ctx, move || {
+            // Every chunk, with `for`.
+            let body = Body::get(&url);
+            let dropped = Arc::clone(&body.dropped);
+            let mut file = Vec::new();
+            let mut chunks = 0;
+            for chunk in anysync::iter(body) {
+                file.extend_from_slice(&chunk.expect("chunk"));
+                chunks += 1;
+            }
+            let whole = (file, chunks, dropped.load(Ordering::SeqCst));
+            // Only the first chunk: `break` drops the body, and with it the connection.
+            let body = Body::get(&url);
+            let dropped = Arc::clone(&body.dropped);
+            let mut first = None;
+            for chunk in anysync::iter(body) {
+                first = Some(chunk.expect("chunk"));
+                break;
+            }
+            (whole, (first, dropped.load(Ordering::SeqCst)))
+        })
+        .value;
+        assert!(file == expected_file(), "{ctx:?}: the streamed file");
+        assert!(chunks >= 1, "{ctx:?}");
+        assert!(dropped_at_end, "{ctx:?}: the body is dropped at its end");
+        let first = first.expect("a first chunk");
+        assert!(
+            expected_file().starts_with(&first),
+            "{ctx:?}: the first chunk is the file's start"
+        );
+        assert!(dropped_at_break, "{ctx:?}: `break` dropped the body");
     }
 }
 
