@@ -69,8 +69,8 @@ pub use anysync_runtime::{
     AsyncContext, AsyncGuard, Blocking, CancelToken, Config, ConfigError, Context, ContextOutput,
     Coroutine, Elapsed, Enter, EnterFuture, EnteredOf, Exit, Generator, GeneratorIter, IntoIter,
     ItemOf, Iter, IterOutput, Joined, Local, LocalOutput, Next, Pool, Prefetch, PrefetchIter,
-    PrefetchNext, Resume, RunExt, Sendable, Soon, SyncGuard, TaskGroup, Unblock, run, task_group,
-    unblock, unblock_cancellable,
+    PrefetchNext, Resume, RunExt, Sendable, Soon, SyncGuard, TaskGroup, Unblock, is_internal_panic,
+    run, task_group, unblock, unblock_cancellable,
 };
 
 #[doc(inline)]
