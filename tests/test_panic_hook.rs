@@ -109,6 +109,23 @@ fn local_future_refusal_is_recognised() {
     );
 }
 
+/// The one place where a `Send` future still makes tokio refuse (documented on
+/// `is_internal_panic`): a multi_thread handle entered inside a current_thread runtime's task
+/// looks like a multi_thread worker. The future is lent, and the refusal is recognised.
+fn multi_thread_handle_entered_in_a_current_thread_task() {
+    let multi = common::multi_thread(1);
+    let handle = multi.handle().clone();
+    let ran = within(Ctx::CurrentTask, move || {
+        let _entered = handle.enter();
+        common::probe().run()
+    });
+    assert_eq!(ran.value.name.as_deref(), Some(common::POOL));
+    assert_eq!(ran.value.runtime, common::global_id());
+    let seen = seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].0, "recognised as internal: {seen:?}");
+}
+
 /// The advice inside a current_thread `LocalSet` names both places it cannot tell apart.
 fn advice_in_a_current_thread_local_set_names_it() {
     for ctx in [Ctx::LocalSetCurrent, Ctx::LocalSetCurrentTask] {
@@ -163,6 +180,7 @@ fn a_hook_installed_after_first_use_sees_no_internal_panic_of_send_futures() {
             send_futures_reach_no_hook();
             local_future_refusal_is_recognised();
             advice_in_a_current_thread_local_set_names_it();
+            multi_thread_handle_entered_in_a_current_thread_task();
         }
         _ => in_child(
             "a_hook_installed_after_first_use_sees_no_internal_panic_of_send_futures",

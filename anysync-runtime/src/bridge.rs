@@ -95,7 +95,18 @@ where
                 // A worker holding its core: `block_in_place` hands the core to another
                 // thread, so the runtime keeps going, and never refuses here (tokio 1.54,
                 // `maybe_move_runtime`: a worker's scheduler context is always let through).
-                return tokio::task::block_in_place(|| drive(global::handle(), take(&mut make)()));
+                // The one other scheduler that defers wake-ups is a current_thread one, with
+                // a multi_thread handle entered inside its task: only there could tokio
+                // refuse, and the probe's net then catches it.
+                if cfg!(panic = "abort") {
+                    return tokio::task::block_in_place(|| {
+                        drive(global::handle(), take(&mut make)())
+                    });
+                }
+                return match in_place(global::handle(), &mut make) {
+                    Ok(output) => output,
+                    Err(Refused) => lend(make, mobility, caller, "a current_thread runtime"),
+                };
             }
             if lendable {
                 // No core to hand over, and tokio might refuse (a `LocalSet`): lend.
@@ -389,9 +400,11 @@ where
 /// There is one such panic: tokio's refusal of `block_in_place`, which `.run()` asks for (and
 /// catches) only for a future that cannot move to another thread (`?Send`, or an output that
 /// is not `Send`), in the one place where tokio may refuse and nothing public says whether it
-/// will: a multi_thread runtime's `LocalSet`, away from a worker thread (and the like, when a
-/// runtime is entered in unusual ways). `.run()` of a `Send` future never causes one: where
-/// tokio could refuse, the future is lent to a background thread without asking.
+/// will: a multi_thread runtime's `LocalSet`, away from a worker thread. `.run()` of a `Send`
+/// future causes one only where a multi_thread runtime's handle was entered
+/// (`Handle::enter`) inside a current_thread runtime's task, which looks the same as a
+/// multi_thread worker; everywhere else, where tokio could refuse, the future is lent to a
+/// background thread without asking.
 ///
 /// anysync wraps the process's panic hook when it starts, and that wrapper already hides this
 /// panic from the hooks installed before. A hook installed later (an error reporter, a test
