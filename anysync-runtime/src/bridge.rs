@@ -127,10 +127,11 @@ where
             // Tokio allows in-place blocking on a current_thread runtime only outside its
             // scheduler (an `enter()` guard, `spawn_blocking`), where no wake-up is deferred
             // to a scheduler: elsewhere, asking would only earn a refusal.
-            if !matches!(mobility, Mobility::Send(_)) && !scheduler_defers_wakeups() {
-                if let Ok(output) = in_place(global::handle(), &mut make) {
-                    return output;
-                }
+            if !matches!(mobility, Mobility::Send(_))
+                && !scheduler_defers_wakeups()
+                && let Ok(output) = in_place(global::handle(), &mut make)
+            {
+                return output;
             }
             // A `LocalSet` on a current_thread runtime looks the same as its scheduler.
             lend(
@@ -256,7 +257,7 @@ fn poll_to_end<F: Future>(mut future: Pin<&mut F>, driving: &Driving) -> F::Outp
     }
 }
 
-/// Wakes the thread's outer [`park_loop`] when a nested one ends (also on unwind).
+/// Wakes the thread's outer [`poll_to_end`] loop when a nested one ends (also on unwind).
 struct RewakeOuter<'a>(Option<&'a Arc<Notify>>);
 
 impl Drop for RewakeOuter<'_> {

@@ -71,8 +71,9 @@ pub enum Ctx {
 
 /// Under Miri (minutes per context), one context for each path through the bridge and
 /// through `raw/`: polled in place with the global handle, lent from a current_thread
-/// runtime (the loan and the mailbox), in place through `block_in_place`, lent after a
-/// `LocalSet`'s refusal, nested on a background thread, and polled with an `unblock` origin.
+/// runtime (the loan and the mailbox), in place through `block_in_place` on a worker, lent
+/// from a multi_thread runtime's `LocalSet` (no core to hand over), nested on a background
+/// thread, and polled with an `unblock` origin.
 /// Every other run takes all of [`ALL`]; no assertion differs.
 #[cfg(miri)]
 pub const ALL: [Ctx; 6] = [
