@@ -85,6 +85,11 @@ fn in_task(rt: &Runtime, iters: u64, op: impl FnMut() + Send + 'static) -> Durat
     })
 }
 
+/// Runs `fresh_polls(iters, op)` as the root future of `rt` (`Runtime::block_on`).
+fn in_root(rt: &Runtime, iters: u64, op: impl FnMut() + Send + 'static) -> Duration {
+    rt.block_on(fresh_polls(iters, op))
+}
+
 /// Runs `fresh_polls(iters, op)` in a `spawn_local` task of a `LocalSet` on `rt`.
 fn in_local_set(rt: &Runtime, iters: u64, op: impl FnMut() + Send + 'static) -> Duration {
     let local = tokio::task::LocalSet::new();
@@ -426,6 +431,34 @@ fn main() {
         side("spawn on runtime + channel", n, |i| {
             let h = dh.clone();
             in_local_set(&multi, i, move || sink(hop(&h, ready())))
+        }),
+    );
+
+    // Issue 13: away from a worker that holds its core, a `Send` future is lent (tokio might
+    // refuse `block_in_place` there, a `LocalSet` looks the same); a `?Send` one is still
+    // polled in place. The cost of lending against polling in place, in one context:
+    b.paired(
+        MULTI,
+        "root future of the multi_thread runtime: `.run()` lends, vs in place (`Coroutine::local`, block_in_place)",
+        Target::None,
+        side("Coroutine::new(f).run()", n, |i| {
+            in_root(&multi, i, || sink(Coroutine::new(ready()).run()))
+        }),
+        side("Coroutine::local(f).run()", n, |i| {
+            in_root(&multi, i, || sink(Coroutine::local(ready()).run()))
+        }),
+    );
+    // Issue 13: an in-place poll on a worker is driven by the global runtime (what the future
+    // spawns or registers lives there), where it used to be driven by the caller's runtime.
+    b.paired(
+        MULTI,
+        "`yield_now` future in place on a worker: global runtime, vs the caller's (block_in_place + Handle::block_on)",
+        Target::None,
+        side("Coroutine::new(f).run()", n, |i| {
+            in_task(&multi, i, || sink(Coroutine::new(yielding()).run()))
+        }),
+        side("block_in_place + Handle::block_on", n, |i| {
+            in_task(&multi, i, || sink(block_in_place(yielding())))
         }),
     );
 

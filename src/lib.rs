@@ -42,15 +42,21 @@
 //! [`Coroutine`] implements [`Future`] by polling the inner future directly, so `.await` costs
 //! nothing extra. [`Coroutine::run`] looks at where it was called and drives the future there:
 //!
-//! - **no runtime on this thread**: it polls the future on the calling thread with the
-//!   global runtime's `Handle::block_on`. The global runtime is a multi_thread tokio runtime
-//!   with one worker, started on first use, whose worker drives timers and IO.
-//! - **a multi_thread runtime, or nested inside another `.run()`**: it polls in place inside
-//!   `tokio::task::block_in_place`, which hands the worker's other tasks to another thread.
-//! - **a current_thread runtime or a `LocalSet`**, where tokio forbids blocking in place: it
-//!   lends the future to an anysync background thread and blocks until that thread is done.
-//!   The future may borrow from the caller: the caller cannot return, or unwind, before the
-//!   background thread has finished with it.
+//! - **no runtime on this thread, or nested inside another `.run()`**: it polls the future
+//!   on the calling thread with the runtime context entered (`Handle::enter`) and parks the
+//!   thread between polls. The global runtime is a multi_thread tokio runtime with one
+//!   worker, started on first use, whose worker drives timers and IO.
+//! - **a multi_thread runtime's worker task**: the same, inside `tokio::task::block_in_place`,
+//!   which hands the worker's other tasks to another thread.
+//! - **elsewhere inside a runtime** (a current_thread runtime, a `LocalSet`, a multi_thread
+//!   runtime's root future or `spawn_blocking` thread): it lends the future to an anysync
+//!   background thread and blocks until that thread is done. The future may borrow from the
+//!   caller: the caller cannot return, or unwind, before the background thread has finished
+//!   with it.
+//!
+//! Wherever it runs, the future is driven with the global runtime (what it spawns or
+//! registers lives there), and tokio never considers its thread to be running a runtime, so
+//! blocking tokio calls inside it work in every poll.
 //!
 //! The README has the full table, and the caveats (blocking a runtime is still blocking it).
 //!
@@ -70,8 +76,8 @@ pub use anysync_runtime::{
     Coroutine, Elapsed, Enter, EnterFuture, EnteredOf, Exit, FromStream, Generator, GeneratorIter,
     IntoIter, ItemOf, Iter, IterOutput, Joined, Local, LocalOutput, Next, Pool, Prefetch,
     PrefetchIter, PrefetchNext, Resume, RunExt, Sendable, Soon, StreamIter, SyncGuard, TaskGroup,
-    UNBLOCK_ITER_BUFFER, Unblock, UnblockIter, iter, iter_local, run, task_group, unblock,
-    unblock_cancellable, unblock_iter,
+    UNBLOCK_ITER_BUFFER, Unblock, UnblockIter, is_internal_panic, iter, iter_local, run,
+    task_group, unblock, unblock_cancellable, unblock_iter,
 };
 
 #[doc(inline)]

@@ -1,15 +1,16 @@
 //! The blocking bridge: drives a future to completion from synchronous code, wherever that is.
 
-use crate::context::{self, Context, Depth, Role};
+use crate::context::{self, Context, Driving, Role};
 use crate::global;
 use crate::raw::handoff;
 use std::cell::Cell;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe, Location};
-use std::pin::pin;
+use std::panic::{self, AssertUnwindSafe, Location, PanicHookInfo};
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Once, OnceLock};
-use std::task::{self, Poll, Waker};
+use std::sync::{Arc, LazyLock, Once, OnceLock};
+use std::task::{self, Poll, Wake, Waker};
+use std::thread::{self, Thread};
 use tokio::runtime::Handle;
 
 /// Whether the work may be lent to a background thread.
@@ -62,6 +63,13 @@ pub(crate) fn block_on_local_output<F: Future + Send>(future: F) -> F::Output {
 /// wherever that is (see [`context::detect`]). The future is created, polled and dropped on
 /// one thread: where a background thread must drive it, `make` travels there, not the
 /// future, so only `make` and the output need to be `Send`.
+///
+/// Two rules hold on every path. The future is driven with the global runtime's handle, so
+/// what it spawns or registers lives there whatever the calling context (except on an
+/// `unblock` thread, where its origin runtime is used on purpose); and it is polled by
+/// [`drive`], so blocking tokio calls inside it are allowed in every poll. A `Send` future is
+/// never given to `block_in_place` where tokio could refuse (its refusal is a panic that user
+/// panic hooks would see): where that cannot be ruled out, the future is lent.
 #[track_caller]
 pub(crate) fn block_on_with<M, F>(make: M, mobility: Mobility<M, F::Output>) -> F::Output
 where
@@ -70,22 +78,43 @@ where
 {
     let caller = Location::caller();
     match context::detect() {
-        // The plain path keeps no count: a nested `.run()` sees the global runtime entered.
         Context::Plain => drive(global::handle(), make()),
-        Context::Origin => {
-            let _depth = Depth::enter();
-            context::with_origin_handle(|handle| drive(handle, make()))
-        }
-        Context::InPlace(handle) => {
-            let _depth = Depth::enter();
+        Context::Nested(handle) => drive(&handle, make()),
+        Context::Origin => context::with_origin_handle(|handle| drive(handle, make())),
+        Context::MultiThread => {
             let mut make = Some(make);
-            // Probing panics (caught), but inside a panic hook any panic aborts: there, lend
-            // what may be lent instead of asking tokio. (Not merely while unwinding: a guard's
-            // teardown on a runtime worker must hand the worker over, not park it.)
-            if IN_HOOK.get() && matches!(mobility, Mobility::Send(_)) {
+            let lendable = matches!(mobility, Mobility::Send(_));
+            // Probing panics (caught), and so may handing a worker over (a user's deferred
+            // waker runs first); inside a panic hook any panic aborts. There, lend what may
+            // be lent. (Not merely while unwinding: a guard's teardown on a runtime worker
+            // must hand the worker over, not park it.)
+            if lendable && IN_HOOK.get() {
                 return lend(make, mobility, caller, "a panic hook");
             }
-            match in_place(&handle, &mut make) {
+            if scheduler_defers_wakeups() {
+                // A worker holding its core: `block_in_place` hands the core to another
+                // thread, so the runtime keeps going, and never refuses here (tokio 1.54,
+                // `maybe_move_runtime`: a worker's scheduler context is always let through).
+                // The one other scheduler that defers wake-ups is a current_thread one, with
+                // a multi_thread handle entered inside its task: only there could tokio
+                // refuse, and the probe's net then catches it.
+                if cfg!(panic = "abort") {
+                    return tokio::task::block_in_place(|| {
+                        drive(global::handle(), take(&mut make)())
+                    });
+                }
+                return match in_place(global::handle(), &mut make) {
+                    Ok(output) => output,
+                    Err(Refused) => lend(make, mobility, caller, "a current_thread runtime"),
+                };
+            }
+            if lendable {
+                // No core to hand over, and tokio might refuse (a `LocalSet`): lend.
+                return lend(make, mobility, caller, "a `LocalSet`");
+            }
+            // Only in place can this future run: ask tokio, whose refusal is the one panic
+            // that `is_internal_panic` recognises.
+            match in_place(global::handle(), &mut make) {
                 Ok(output) => output,
                 Err(Refused) => lend(make, mobility, caller, "a `LocalSet`"),
             }
@@ -95,14 +124,22 @@ where
                 warn_blocking(caller);
             }
             let mut make = Some(make);
-            if !matches!(mobility, Mobility::Send(_)) {
-                // Tokio allows in-place blocking on a current_thread runtime only outside its
-                // scheduler (an `enter()` guard, `spawn_blocking`); the global handle drives it.
-                if let Ok(output) = in_place(global::handle(), &mut make) {
-                    return output;
-                }
+            // Tokio allows in-place blocking on a current_thread runtime only outside its
+            // scheduler (an `enter()` guard, `spawn_blocking`), where no wake-up is deferred
+            // to a scheduler: elsewhere, asking would only earn a refusal.
+            if !matches!(mobility, Mobility::Send(_))
+                && !scheduler_defers_wakeups()
+                && let Ok(output) = in_place(global::handle(), &mut make)
+            {
+                return output;
             }
-            lend(make, mobility, caller, "a current_thread runtime")
+            // A `LocalSet` on a current_thread runtime looks the same as its scheduler.
+            lend(
+                make,
+                mobility,
+                caller,
+                "a current_thread runtime or a `LocalSet`",
+            )
         }
         // Only `Send` work can complete here; `lend` touches no thread-local of ours with a
         // destructor (only `FACTS`, which has none, was read to get here).
@@ -113,42 +150,167 @@ where
 /// Where [`Context::Exiting`] is, in the `?Send` advice.
 const EXITING: &str = "a thread-local destructor that runs after tokio's own";
 
-/// Whether the calling thread may wait on a std primitive for work done on the global
-/// runtime. Not on a multi_thread runtime's worker (it may be the global runtime's own, whose
-/// work would then never run) nor inside another `.run()`: there, wait with [`block_on_send`],
-/// which hands the worker over first.
-pub(crate) fn may_park_here() -> bool {
-    !matches!(context::detect(), Context::InPlace(_))
+fn take<M>(make: &mut Option<M>) -> M {
+    make.take()
+        .unwrap_or_else(|| unreachable!("anysync: work ran twice"))
 }
 
-/// What a background thread runs for lent work (a nested `.run()` there sees the global
-/// runtime entered, as on the plain path).
+/// Whether the calling thread may wait on a std primitive for work done on the global
+/// runtime. Not in a multi_thread runtime's context (on a worker that may be the global
+/// runtime's own, whose work would then never run): there, wait with [`block_on_send`],
+/// which hands the worker over first.
+pub(crate) fn may_park_here() -> bool {
+    !matches!(context::detect(), Context::MultiThread)
+}
+
+/// What a background thread runs for lent work.
 fn drive_lent<F: Future>(make: impl FnOnce() -> F) -> F::Output {
     drive(global::handle(), make())
 }
 
-/// Drives `future` to completion on this thread with `handle`: what `handle.block_on(future)`
-/// does, but a future that is ready at once costs a third of that.
+/// Whether a tokio scheduler on this thread defers wake-ups to its next turn: a multi_thread
+/// worker that holds its core, or a current_thread runtime's scheduler (root future, tasks,
+/// a `LocalSet` it runs). Told without a panic by tokio's own `yield_now`, whose wake-up
+/// (`context::defer`, tokio 1.54) is deferred exactly there and made at once everywhere else
+/// (a plain thread, a root future of a multi_thread runtime, a `spawn_blocking` thread, a
+/// worker inside `block_in_place`, whose core is gone).
+fn scheduler_defers_wakeups() -> bool {
+    static FLAG: LazyLock<Waker> = LazyLock::new(|| Waker::from(Arc::new(WokenFlag)));
+    WOKEN.set(false);
+    let mut yielded = pin!(tokio::task::yield_now());
+    // The deferred waker, when there is one, fires later and only sets `WOKEN` again.
+    let _pending = yielded.as_mut().poll(&mut task::Context::from_waker(&FLAG));
+    !WOKEN.get()
+}
+
+/// The waker of [`scheduler_defers_wakeups`]: notes that it was woken on this thread.
+struct WokenFlag;
+
+impl Wake for WokenFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // A deferred wake-up may come while the thread exits: nothing to note then.
+        let _ = WOKEN.try_with(|woken| woken.set(true));
+    }
+}
+
+/// Drives `future` to completion on this thread with `handle`'s runtime context entered: what
+/// `handle.block_on(future)` does, except that tokio is never told that this thread runs a
+/// runtime.
 ///
-/// `Handle::block_on` pays for its set-up before the first poll: it marks the thread as
-/// running a runtime, reseeds the thread's RNG (a lock), and makes a waker that unparks this
-/// thread. Here the future is first polled once inside the runtime's context only (what
-/// `Handle::enter` sets: timers, I/O, `tokio::spawn` all work) with a no-op waker; if it is
-/// not ready, `block_on` polls it again with the real waker before parking, so no wake-up is
-/// lost (a future must register the waker of its latest poll). What differs in that first
-/// poll: tokio does not yet consider the thread to be running a runtime, which only makes a
-/// nested `block_in_place` or `Handle::block_on` allowed there; a nested `.run()` works
-/// either way. Measured in `benches/run.rs`.
+/// `Handle::block_on` marks the thread as running a runtime for the whole call, and tokio
+/// then refuses every blocking call of its own inside the future (a nested
+/// `Handle::block_on`, dropping a `Runtime`, `reqwest::blocking`, `SyncIoBridge`), while a
+/// poll made under `Handle::enter` alone allows them. So every poll here is made under
+/// `Handle::enter` only, and this thread parks between polls with its own waker: the same
+/// future sees the same rules in its first poll and in every later one (timers, I/O and
+/// `tokio::spawn` work in all of them).
+///
+/// Two things of `Handle::block_on` are not done. It polls under tokio's cooperative budget
+/// (128 operations on tokio resources per poll, after which they return `Pending` once to
+/// make the task yield); here no budget applies, as inside `block_in_place` or
+/// `tokio::task::unconstrained`: the future has this thread to itself, so there is nothing to
+/// yield to. And it reseeds the thread's RNG, which only `tokio::select!`'s random branch
+/// order reads.
+///
+/// The first poll uses a no-op waker: a future that is ready at once costs no waker at all
+/// (measured in `benches/run.rs`); one that is not is polled again with the real waker
+/// before this thread parks, so no wake-up is lost (a future must register the waker of its
+/// latest poll).
 fn drive<F: Future>(handle: &Handle, future: F) -> F::Output {
-    let mut future = pin!(future);
+    // Declared before the future, so dropped after it: the future is dropped (also on unwind)
+    // inside the runtime context, and still counts as driven while it drops.
+    let _runtime = handle.enter();
+    let driving = Driving::enter(handle.id());
+    if driving.is_nested() {
+        // The outer poll's budget is still set on this thread (constrained, if the future
+        // entered a runtime of its own with `Handle::block_on`): run unconstrained, or a spent
+        // budget would make tokio resources return `Pending` again at every poll.
+        return poll_to_end(pin!(tokio::task::unconstrained(future)), &driving);
+    }
+    poll_to_end(pin!(future), &driving)
+}
+
+/// Polls `future` until it is ready: once with a no-op waker, then with this thread's waker,
+/// parking in between.
+fn poll_to_end<F: Future>(mut future: Pin<&mut F>, driving: &Driving) -> F::Output {
+    if let Poll::Ready(output) = future
+        .as_mut()
+        .poll(&mut task::Context::from_waker(Waker::noop()))
     {
-        let _runtime = handle.enter();
-        let mut cx = task::Context::from_waker(Waker::noop());
+        return output;
+    }
+    let notify = Notify::for_this_thread();
+    // A nested loop may take the wake-up meant for the loop it runs inside (they share this
+    // thread's `Notify`): when it ends, the outer future is polled again to be sure.
+    let _rewake = RewakeOuter(driving.is_nested().then_some(&notify));
+    let waker = Waker::from(Arc::clone(&notify));
+    let mut cx = task::Context::from_waker(&waker);
+    loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
+        notify.wait();
     }
-    handle.block_on(future)
+}
+
+/// Wakes the thread's outer [`poll_to_end`] loop when a nested one ends (also on unwind).
+struct RewakeOuter<'a>(Option<&'a Arc<Notify>>);
+
+impl Drop for RewakeOuter<'_> {
+    fn drop(&mut self) {
+        if let Some(notify) = self.0 {
+            notify.woken.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// What [`drive`]'s waker sets: a flag, so that no wake-up is lost whoever else parks or
+/// unparks this thread, and the thread to unpark.
+struct Notify {
+    thread: Thread,
+    woken: AtomicBool,
+}
+
+impl Notify {
+    fn for_this_thread() -> Arc<Notify> {
+        thread_local! {
+            static NOTIFY: Arc<Notify> = Arc::new(Notify::new());
+        }
+        // Inside a thread-local destructor that runs after this one, a fresh one does.
+        NOTIFY
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| Arc::new(Notify::new()))
+    }
+
+    fn new() -> Notify {
+        Notify {
+            thread: thread::current(),
+            woken: AtomicBool::new(false),
+        }
+    }
+
+    /// Parks this thread until the waker has been called since the last `wait`.
+    fn wait(&self) {
+        while !self.woken.swap(false, Ordering::Acquire) {
+            thread::park();
+        }
+    }
+}
+
+impl Wake for Notify {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.woken.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
 }
 
 fn lend<M, T>(make: Option<M>, mobility: Mobility<M, T>, caller: &Location<'_>, place: &str) -> T {
@@ -194,15 +356,19 @@ thread_local! {
     /// Set while `block_in_place` decides whether to run our closure, so that its refusal
     /// (a panic we catch) is not printed by the panic hook.
     static PROBING: Cell<bool> = const { Cell::new(false) };
+    /// Set when the waker of [`scheduler_defers_wakeups`] is woken on this thread.
+    static WOKEN: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Creates the future with `make` and polls it on this thread with `handle`, inside
-/// `block_in_place`.
+/// `block_in_place`: the probe, used only for futures that cannot be lent.
 ///
-/// `block_in_place` panics, before doing anything, exactly where blocking is forbidden: on a
-/// current_thread runtime's scheduler thread and inside a `LocalSet`. tokio has no way to ask
-/// beforehand, so its refusal is caught and reported as `Refused`, with `make` left in place
-/// for another path; a panic from the future itself propagates unchanged.
+/// `block_in_place` panics, before doing anything, where tokio forbids blocking: on a
+/// current_thread runtime's scheduler thread and inside a `LocalSet` (away from a
+/// multi_thread worker). tokio has no way to ask beforehand, so its refusal is caught and
+/// reported as `Refused`, with `make` left in place for another path; a panic from the
+/// future itself propagates unchanged. The refusal is a real panic: panic hooks installed
+/// after anysync's see it, and can ignore it with [`is_internal_panic`].
 fn in_place<M, F>(handle: &Handle, make: &mut Option<M>) -> Result<F::Output, Refused>
 where
     M: FnOnce() -> F,
@@ -217,10 +383,7 @@ where
     let attempt = panic::catch_unwind(AssertUnwindSafe(|| {
         tokio::task::block_in_place(|| {
             PROBING.set(false);
-            let make = make
-                .take()
-                .unwrap_or_else(|| unreachable!("anysync: work ran twice"));
-            drive(handle, make())
+            drive(handle, take(make)())
         })
     }));
     PROBING.set(false);
@@ -231,6 +394,54 @@ where
         Err(payload) if make.is_some() && is_refusal(payload_str(&*payload)) => Err(Refused),
         Err(payload) => panic::resume_unwind(payload),
     }
+}
+
+/// Whether a panic is one that anysync raises and catches itself, so that a panic hook can
+/// ignore it.
+///
+/// There is one such panic: tokio's refusal of `block_in_place`, which `.run()` asks for (and
+/// catches) only for a future that cannot move to another thread (`?Send`, or an output that
+/// is not `Send`), in the one place where tokio may refuse and nothing public says whether it
+/// will: a multi_thread runtime's `LocalSet`, away from a worker thread. `.run()` of a `Send`
+/// future causes one only where a multi_thread runtime's handle was entered
+/// (`Handle::enter`) inside a current_thread runtime's task, which looks the same as a
+/// multi_thread worker; everywhere else, where tokio could refuse, the future is lent to a
+/// background thread without asking.
+///
+/// anysync wraps the process's panic hook when it starts, and that wrapper already hides this
+/// panic from the hooks installed before. A hook installed later (an error reporter, a test
+/// harness) sees it, followed by the panic with anysync's advice that `.run()` then raises
+/// (the refused future cannot run there); call this first to skip it.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// static CRASHES: AtomicUsize = AtomicUsize::new(0);
+///
+/// let previous = std::panic::take_hook();
+/// std::panic::set_hook(Box::new(move |info| {
+///     if anysync::is_internal_panic(info) {
+///         return; // caught by anysync: not a crash
+///     }
+///     CRASHES.fetch_add(1, Ordering::Relaxed);
+///     previous(info);
+/// }));
+///
+/// let rt = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+/// tokio::task::LocalSet::new().block_on(&rt, async {
+///     // A `?Send` future cannot leave this thread, and tokio refuses to block it here:
+///     // `.run()` panics with advice (one crash report), after tokio's refusal (ignored).
+///     let local = anysync::Coroutine::local(async { 1 });
+///     let advice = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| local.run()));
+///     assert!(advice.is_err());
+/// });
+/// assert_eq!(CRASHES.load(Ordering::Relaxed), 1);
+/// # let _ = std::panic::take_hook();
+/// ```
+pub fn is_internal_panic(info: &PanicHookInfo<'_>) -> bool {
+    PROBING.get() && is_refusal(payload_str(info.payload()))
 }
 
 /// The message of tokio's `block_in_place` refusal (tokio 1.54, `maybe_move_runtime`). Should
@@ -251,8 +462,8 @@ fn payload_str(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
 /// Wraps the process's panic hook once, so that tokio's refusal in [`in_place`] stays silent
 /// and a `.run()` inside a hook knows it must not probe. Every other panic reaches the
 /// previous hook unchanged. Called when the global runtime starts and before probing; a hook
-/// set later replaces the wrapper (refusals are then printed, and a `.run()` inside that hook
-/// in a `LocalSet` on a multi_thread runtime aborts, as any panic in a hook does).
+/// set later replaces the wrapper (it then sees the refusals of `?Send` probes, which
+/// [`is_internal_panic`] recognises; `Send` futures cause none).
 pub(crate) fn install_quiet_hook() {
     static INSTALL: Once = Once::new();
     // std panics if a panicking thread touches the hook, which would also poison `INSTALL`:
@@ -265,7 +476,7 @@ pub(crate) fn install_quiet_hook() {
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !(PROBING.get() && is_refusal(payload_str(info.payload()))) {
+            if !is_internal_panic(info) {
                 IN_HOOK.set(true);
                 previous(info);
                 IN_HOOK.set(false);

@@ -1,7 +1,7 @@
 //! Where a blocking call is made, told from tokio's public state and our own thread-local facts.
 
 use std::cell::{Cell, RefCell};
-use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::runtime::{self, Handle, RuntimeFlavor};
 
 /// Which kind of thread this is, as far as anysync knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,9 +18,10 @@ pub(crate) enum Role {
 /// plain thread-local access: it is read on every `.run()`.
 #[derive(Clone, Copy)]
 struct Facts {
-    /// `.run()` calls in progress on this thread that entered a runtime context which tokio
-    /// alone would not recognise as nested (see [`Depth`]).
+    /// Futures that `.run()` is driving on this thread right now (see [`Driving`]).
     depth: u32,
+    /// The runtime whose context the innermost of them entered.
+    driving: Option<runtime::Id>,
     role: Role,
     /// Whether `ORIGIN` holds a handle (checked first: it is almost never set).
     has_origin: bool,
@@ -28,7 +29,7 @@ struct Facts {
 
 thread_local! {
     static FACTS: Cell<Facts> = const {
-        Cell::new(Facts { depth: 0, role: Role::User, has_origin: false })
+        Cell::new(Facts { depth: 0, driving: None, role: Role::User, has_origin: false })
     };
     /// The runtime that handed this thread a blocking closure (`anysync::unblock`), if any.
     static ORIGIN: RefCell<Option<Handle>> = const { RefCell::new(None) };
@@ -52,7 +53,7 @@ pub(crate) fn role() -> Role {
     FACTS.get().role
 }
 
-/// The number of `.run()` calls in progress on this thread (see [`Depth`]).
+/// The number of futures `.run()` is driving on this thread right now (see [`Driving`]).
 pub(crate) fn depth() -> u32 {
     FACTS.get().depth
 }
@@ -87,7 +88,7 @@ pub(crate) fn with_origin<R>(origin: Handle, f: impl FnOnce() -> R) -> R {
 /// Runs `f` with the origin handle of this thread (see [`with_origin`]), lent rather than
 /// cloned: a `.run()` inside an `unblock` closure pays no reference count for it. The handle
 /// is out of its slot while `f` runs; nothing reads it then, since every `.run()` inside `f`
-/// is nested (`Depth`) and so never asks for the origin.
+/// is nested ([`Driving`]) and so never asks for the origin.
 pub(crate) fn with_origin_handle<R>(f: impl FnOnce(&Handle) -> R) -> R {
     // Taken without touching `has_origin`: the thread still has its origin, only lent.
     let lent = RestoreOrigin(ORIGIN.with_borrow_mut(Option::take));
@@ -97,24 +98,37 @@ pub(crate) fn with_origin_handle<R>(f: impl FnOnce(&Handle) -> R) -> R {
     }
 }
 
-/// Counts one `.run()` in progress on this thread for as long as it lives, also on unwind.
-///
-/// Only the paths that poll with a handle tokio would not report as nested need it: a
-/// current_thread origin's `Handle::block_on`, and in-place polling with any handle. A
-/// `.run()` nested in the plain path sees the global (multi_thread) runtime entered, which
-/// `detect` already treats as in place.
-pub(crate) struct Depth(());
+/// Marks this thread as driving a future for `.run()` with the runtime `id` entered, for as
+/// long as it lives (also on unwind), so that a `.run()` inside that future knows it is
+/// nested: tokio would report only "some runtime entered", which a `.run()` called from the
+/// caller's own runtime context looks the same as.
+pub(crate) struct Driving {
+    outer: Option<runtime::Id>,
+}
 
-impl Depth {
-    pub(crate) fn enter() -> Self {
-        update(|facts| facts.depth += 1);
-        Depth(())
+impl Driving {
+    #[inline]
+    pub(crate) fn enter(id: runtime::Id) -> Self {
+        let mut facts = FACTS.get();
+        let outer = facts.driving.replace(id);
+        facts.depth += 1;
+        FACTS.set(facts);
+        Driving { outer }
+    }
+
+    /// Whether another future was being driven on this thread when this one started.
+    pub(crate) fn is_nested(&self) -> bool {
+        self.outer.is_some()
     }
 }
 
-impl Drop for Depth {
+impl Drop for Driving {
+    #[inline]
     fn drop(&mut self) {
-        update(|facts| facts.depth -= 1);
+        let mut facts = FACTS.get();
+        facts.driving = self.outer;
+        facts.depth -= 1;
+        FACTS.set(facts);
     }
 }
 
@@ -122,15 +136,20 @@ impl Drop for Depth {
 #[derive(Debug)]
 pub(crate) enum Context {
     /// A thread that `unblock` started, outside any `.run()`: poll in place with the handle of
-    /// the runtime that called `unblock` (tokio allows `Handle::block_on` there); see
-    /// [`with_origin_handle`].
+    /// the runtime that called `unblock` (asyncer's `syncify`); see [`with_origin_handle`].
     Origin,
     /// No tokio runtime: poll in place with the global handle.
     Plain,
-    /// A multi_thread runtime, or nested inside another `.run()` on this thread: poll in place
-    /// through `block_in_place`, which tokio refuses only inside a `LocalSet` here.
-    InPlace(Handle),
-    /// A current_thread runtime: lend the future to a background thread.
+    /// Inside a future that `.run()` drives on this thread, in the runtime context that
+    /// `.run()` entered: poll in place with that handle. Nothing of tokio's marks the thread
+    /// as running a runtime there, so this thread may block.
+    Nested(Handle),
+    /// A multi_thread runtime's context (its worker, its root future, a `LocalSet` on it, a
+    /// `spawn_blocking` thread, an `enter()` guard). Only a worker that holds its core needs
+    /// `block_in_place`; tokio refuses that call inside a `LocalSet`, which nothing public
+    /// tells apart from the other places.
+    MultiThread,
+    /// A current_thread runtime's context: lend the future to a background thread.
     CurrentThread,
     /// A thread-local's destructor running after tokio's own thread-locals are gone: no
     /// runtime can be entered on this thread any more (tokio panics, and a panic there aborts
@@ -138,39 +157,39 @@ pub(crate) enum Context {
     Exiting,
 }
 
-/// Tells where `.run()` was called.
+/// Tells where `.run()` was called (the table in the README's "Where `.run()` runs" says what
+/// each place then does).
 ///
-/// | caller | how it is told | what `.run()` does |
-/// |---|---|---|
-/// | a closure running under `anysync::unblock` (not nested in a `.run()`) | our thread-local origin fact | polls in place with the handle of the runtime that called `unblock` (asyncer's `syncify`) |
-/// | plain thread, no runtime | `Handle::try_current()` fails | polls in place with the global handle: no hop, no allocation |
-/// | multi_thread runtime: task, root future, `spawn_blocking`, `enter()` guard, inside `block_in_place` | flavor is multi_thread | polls in place inside `block_in_place`, so the worker's other tasks move to another thread and the runtime keeps going |
-/// | nested: inside a future that `.run()` is driving (any thread, any depth) | tokio reports the global runtime (multi_thread) entered; where the outer `.run()` polled with a current_thread handle, our depth counter says so. Either way `Handle::block_on` entered it, which lets `block_in_place` through | polls in place inside `block_in_place` with the current handle (~60 ns; no thread, no runtime) |
-/// | a task of the global runtime (something a `.run()` future spawned) | flavor is multi_thread | as above: `block_in_place` hands the global worker to another thread |
-/// | `LocalSet` on a multi_thread runtime | `block_in_place` refuses (silently caught) | lends the future to a background thread; a `?Send` future panics with advice |
-/// | current_thread runtime: root future, task, `LocalSet`, `enter()` guard, `spawn_blocking` | flavor is current_thread | lends the future to a background thread, which polls it with the global handle; a `?Send` future polls in place where tokio allows it and otherwise panics with advice |
-/// | a thread-local destructor that runs after tokio's (the thread is exiting) | `Handle::try_current()` says tokio's thread-locals are destroyed | lends the future to a background thread, touching no thread-local of ours that has a destructor; a `?Send` future cannot run (the panic that says so aborts, as any panic there does) |
+/// | caller | how it is told |
+/// |---|---|
+/// | a closure running under `anysync::unblock` (not nested in a `.run()`) | our thread-local origin fact |
+/// | plain thread, no runtime | `Handle::try_current()` fails |
+/// | nested: inside a future that `.run()` is driving on this thread | the current handle is the one that `.run()` entered ([`Driving`]) |
+/// | a multi_thread runtime's context: task, root future, `LocalSet`, `spawn_blocking`, `enter()` guard, a task of the global runtime | flavor is multi_thread |
+/// | a current_thread runtime's context: root future, task, `LocalSet`, `enter()` guard, `spawn_blocking` | flavor is current_thread |
+/// | a thread-local destructor that runs after tokio's (the thread is exiting) | `Handle::try_current()` says tokio's thread-locals are destroyed |
 ///
 /// `Handle::try_current()` alone cannot tell whether blocking is allowed (RUNTIME-FACTS.md:
 /// it answers `Ok` both where `Handle::block_on` panics and where it works), and tokio offers
-/// no public "may I block here?" query. So the only question asked here is the runtime's
-/// flavor, and the answer is confirmed by tokio itself: `block_in_place` either runs our
-/// closure or refuses before touching anything. Our own thread-local facts say what tokio cannot: that
-/// this thread runs an `unblock` closure for a given runtime (origin), how deep in `.run()`
-/// calls it is, and whether it is one of ours (`Role`, for diagnostics).
+/// no public "may I block here?" query. So the only question asked of tokio here is the
+/// runtime's flavor; our own thread-local facts say what tokio cannot: that this thread runs
+/// an `unblock` closure for a given runtime (origin), that it is driving a future for
+/// `.run()` and with which runtime, and whether it is one of ours (`Role`, for diagnostics).
 pub(crate) fn detect() -> Context {
     let facts = FACTS.get();
-    let nested = facts.depth > 0;
-    if !nested && facts.has_origin {
+    if facts.has_origin && facts.driving.is_none() {
         return Context::Origin;
     }
     match Handle::try_current() {
         // Entering any runtime here would panic inside a thread-local destructor: an abort.
         Err(error) if error.is_thread_local_destroyed() => Context::Exiting,
         Err(_) => Context::Plain,
-        Ok(handle) if nested || handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            Context::InPlace(handle)
-        }
+        // The runtime our own `.run()` entered, not one the future entered since (a user's
+        // `Runtime::block_on` inside it is a calling context like any other).
+        // (Inside an origin's `.run()`, that runtime is judged by its flavor like any other:
+        // the origin handle is lent to the outer call, see `with_origin_handle`.)
+        Ok(handle) if facts.driving == Some(handle.id()) => Context::Nested(handle),
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => Context::MultiThread,
         // current_thread, and any flavor a later tokio adds: lending is always safe.
         Ok(_) => Context::CurrentThread,
     }

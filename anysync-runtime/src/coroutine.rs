@@ -26,7 +26,10 @@ pub enum Sendable {}
 /// Such a future is never moved to another thread, so `.run()` works wherever it can be
 /// polled on the calling thread: plain threads, multi_thread runtimes, nested calls, and
 /// outside the scheduler of a current_thread runtime. Inside a current_thread runtime's tasks
-/// or a `LocalSet` it panics with a message saying to `.await` it instead.
+/// or a `LocalSet` it panics with a message saying to `.await` it instead. Inside a `LocalSet`
+/// on a multi_thread runtime, only tokio can say so, by refusing `block_in_place` with a panic
+/// that anysync catches; a panic hook can ignore it with
+/// [`is_internal_panic`](crate::is_internal_panic).
 ///
 /// ```
 /// use std::rc::Rc;

@@ -1,9 +1,9 @@
 //! The global runtime: created once, on first use, and never shut down.
 //!
 //! It is a multi_thread runtime with one worker. The worker drives timers and IO for every
-//! future anysync polls on other threads (a plain thread's `.run()` polls in place with
-//! `Handle::block_on`, RUNTIME-FACTS.md: ~35 ns, no allocation) and runs what those futures
-//! `tokio::spawn`. Multi-thread rather than current_thread because a task running on it can
+//! future anysync polls on other threads (a plain thread's `.run()` polls in place under
+//! `Handle::enter`: no allocation) and runs what those futures `tokio::spawn`, whatever the
+//! calling context (issue 13: one placement rule). Multi-thread rather than current_thread because a task running on it can
 //! call `.run()` again: `block_in_place` hands the worker to another thread, where on a
 //! current_thread runtime the same call would deadlock its own driver.
 //!

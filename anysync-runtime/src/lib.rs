@@ -30,6 +30,7 @@ pub use asyncgen::generator::{Generator, GeneratorIter, Resume};
 pub use asyncgen::iter::{IntoIter, ItemOf, Iter, IterOutput, Next};
 pub use asyncgen::prefetch::{Prefetch, PrefetchIter, PrefetchNext};
 pub use asyncgen::stream::{FromStream, StreamIter, iter, iter_local};
+pub use bridge::is_internal_panic;
 pub use config::{Config, ConfigError};
 pub use coroutine::{Coroutine, Local, LocalOutput, Sendable};
 pub use group::{Joined, Soon, TaskGroup, task_group};

@@ -12,6 +12,23 @@ use std::time::Duration;
 /// `Send`, because inside a current_thread runtime it runs on a background thread; for a
 /// `!Send` future use [`Coroutine::local`](crate::Coroutine::local).
 ///
+/// Wherever it is called, the future is driven with anysync's global runtime (what it spawns
+/// or registers lives there; inside an [`unblock`](crate::unblock) closure, with the runtime
+/// that called `unblock`), and polled with that runtime's context entered but not marked as
+/// running: blocking tokio calls inside it (a nested `Handle::block_on`, a `Runtime` created
+/// and dropped, `reqwest::blocking`) work in every poll, and tokio's cooperative budget does
+/// not make it yield.
+///
+/// ```
+/// let n = anysync::run(async {
+///     tokio::task::yield_now().await;
+///     // A runtime of its own, blocked on and dropped inside the future, after an `.await`.
+///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+///     rt.block_on(async { 2 })
+/// });
+/// assert_eq!(n, 2);
+/// ```
+///
 /// Some tokio futures need a runtime when they are *created*: `tokio::time::sleep(d)` called
 /// on a plain thread panics before anysync sees it. Create them inside an `async` block, which
 /// runs with the runtime entered:

@@ -71,8 +71,9 @@ pub enum Ctx {
 
 /// Under Miri (minutes per context), one context for each path through the bridge and
 /// through `raw/`: polled in place with the global handle, lent from a current_thread
-/// runtime (the loan and the mailbox), in place through `block_in_place`, lent after a
-/// `LocalSet`'s refusal, nested on a background thread, and polled with an `unblock` origin.
+/// runtime (the loan and the mailbox), in place through `block_in_place` on a worker, lent
+/// from a multi_thread runtime's `LocalSet` (no core to hand over), nested on a background
+/// thread, and polled with an `unblock` origin.
 /// Every other run takes all of [`ALL`]; no assertion differs.
 #[cfg(miri)]
 pub const ALL: [Ctx; 6] = [
@@ -109,47 +110,35 @@ pub const ALL: [Ctx; 20] = [
 ];
 
 impl Ctx {
-    /// Whether `.run()` polls in place here (the other contexts lend to a background thread).
+    /// Whether `.run()` polls a `Send` future in place here (the other contexts lend it to a
+    /// background thread).
     ///
     /// `NestedCurrent` polls in place on the background thread its outer `.run()` was lent
     /// to, which is where the code was called; the `Unblock*` contexts poll in place on the
-    /// blocking thread with the handle of the runtime that called `unblock` (its origin).
+    /// blocking thread with the handle of the runtime that called `unblock` (its origin). On a
+    /// multi_thread runtime only a worker that holds its core (`MultiTask`, `GlobalTask`)
+    /// polls in place, through `block_in_place`: elsewhere there tokio might refuse that call
+    /// (a `LocalSet` looks the same as a root future), and its refusal is a panic that panic
+    /// hooks would see, so the future is lent.
     pub fn in_place(self) -> bool {
         matches!(
             self,
             Ctx::Plain
-                | Ctx::MultiRoot
                 | Ctx::MultiTask
-                | Ctx::BlockingMulti
-                | Ctx::EnterMulti
                 | Ctx::NestedPlain
                 | Ctx::GlobalTask
-                | Ctx::DropMulti
                 | Ctx::NestedCurrent
                 | Ctx::UnblockCurrent
                 | Ctx::UnblockMulti
         )
     }
 
-    /// Whether the caller's runtime is a user multi_thread runtime, which in-place runs use.
-    pub fn user_multi_thread(self) -> bool {
-        matches!(
-            self,
-            Ctx::MultiRoot
-                | Ctx::MultiTask
-                | Ctx::BlockingMulti
-                | Ctx::EnterMulti
-                | Ctx::DropMulti
-                | Ctx::UnblockMulti
-        )
-    }
-
     /// Whether the future is driven by the caller's own runtime rather than the global one:
-    /// in place on a user multi_thread runtime, or inside an `unblock` closure, whose
-    /// `.run()` uses the runtime that called `unblock` whatever its flavor (asyncer's
-    /// `syncify`).
+    /// only inside an `unblock` closure, whose `.run()` uses the runtime that called
+    /// `unblock` whatever its flavor (asyncer's `syncify`). Everywhere else what a `.run()`
+    /// future spawns or registers lives on the global runtime.
     pub fn user_runtime(self) -> bool {
-        self.user_multi_thread() || self == Ctx::UnblockCurrent
+        matches!(self, Ctx::UnblockCurrent | Ctx::UnblockMulti)
     }
 
     /// Where a `?Send` future cannot run (tokio forbids blocking and it cannot move).
