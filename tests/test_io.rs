@@ -361,6 +361,33 @@ fn sync_io_allocates_nothing_per_call_on_a_plain_thread() {
     assert_eq!(writer.join().unwrap(), 0, "allocations in {CALLS} writes");
 }
 
+#[test]
+fn the_counter_sees_what_a_reader_allocates_inside_sync_io_calls() {
+    // The control for the test above: a `SyncIo` call on a plain thread polls `T` on the
+    // counting thread, so an allocation made while polling would be counted.
+    struct Allocating;
+    impl AsyncRead for Allocating {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let byte = std::hint::black_box(Box::new(1_u8));
+            buf.put_slice(&[*byte]);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+    let mut io = SyncIo::new(Allocating);
+    let mut buf = [0_u8; 4];
+    io.read_exact(&mut buf).unwrap(); // warm-up, as above
+    let allocations = counting::allocations_in(|| {
+        for _ in 0..10 {
+            assert_eq!(io.read(&mut buf).unwrap(), 1);
+        }
+    });
+    assert_eq!(allocations, 10);
+}
+
 // ---- AsyncIo -------------------------------------------------------------------------------
 
 /// Where an `AsyncIo` test body runs: a task of each runtime flavor, of a `LocalSet`, and no
