@@ -209,6 +209,14 @@ where
 }
 
 /// The future of [`UnblockIter::next`]: the next item, or `None` at the end.
+///
+/// ```
+/// # anysync::run(async {
+/// let mut letters = anysync::unblock_iter("ab".chars());
+/// let next: anysync::UnblockIterNext<'_, std::str::Chars<'static>> = letters.next();
+/// assert_eq!(next.await, Some('a'));
+/// # });
+/// ```
 #[must_use = "futures do nothing unless you `.await` them"]
 pub struct UnblockIterNext<'a, I: Iterator> {
     stream: &'a mut UnblockIter<I>,
