@@ -514,6 +514,48 @@ fn async_io_writes_and_seeks_a_real_file() {
     }
 }
 
+#[test]
+fn async_io_driven_by_run_works_in_every_context() {
+    // Blocking code that holds an `AsyncIo` drives its operations with `.run()`: each one is
+    // handed to the blocking pool of whichever runtime `.run()` polls it on, in every context.
+    for ctx in ALL {
+        let path = TempPath::new("run");
+        let file_path = path.0.clone();
+        let (tail, head, on_disk) = within(ctx, move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&file_path)
+                .unwrap();
+            let mut io = AsyncIo::new(file);
+            let tail = anysync::run(async {
+                io.write_all(b"hello world").await?;
+                io.flush().await?;
+                io.seek(SeekFrom::Start(6)).await?;
+                let mut tail = String::new();
+                io.read_to_string(&mut tail).await?;
+                io::Result::Ok(tail)
+            })
+            .unwrap();
+            // One operation per `.run()`.
+            io.rewind().run().unwrap();
+            let mut head = [0; 5];
+            io.read_exact(&mut head).run().unwrap();
+            io.seek(SeekFrom::End(0)).run().unwrap();
+            io.write_all(b"!").run().unwrap();
+            io.flush().run().unwrap();
+            drop(io);
+            (tail, head, std::fs::read(&file_path).unwrap())
+        })
+        .value;
+        assert_eq!(tail, "world", "{ctx:?}");
+        assert_eq!(&head, b"hello", "{ctx:?}");
+        assert_eq!(on_disk, b"hello world!", "{ctx:?}");
+    }
+}
+
 impl<T: Seek> Seek for Gated<T> {
     fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
         self.inner.seek(position)
