@@ -768,6 +768,50 @@ fn unblock_iter_next_awaits_with_no_import_and_with_both_stream_exts_in_scope() 
 }
 
 #[test]
+fn run_inside_the_iterators_next_goes_back_to_the_runtime_that_polled_the_stream() {
+    // What the docs promise (syncify): the iterator's `next()` runs on a worker thread, and a
+    // `.run()` there reaches the current_thread runtime that polls the stream, whose task
+    // feeds the channel read here.
+    let rt = common::current_thread();
+    let polled_by = rt.handle().id();
+    let got = rt.block_on(async {
+        let (ask, mut asked) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let (answer, answers) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while asked.recv().await.is_some() {
+                answer.send(n).expect("answer");
+                n += 1;
+            }
+        });
+        let answers = Arc::new(tokio::sync::Mutex::new(answers));
+        let pulls = (0..3).map(move |_| {
+            let runtime = async { tokio::runtime::Handle::current().id() }.run();
+            ask.send(()).expect("ask");
+            let answers = Arc::clone(&answers);
+            let answer = async move { answers.lock().await.recv().await }.run();
+            (runtime, answer.expect("an answer"), here())
+        });
+        let mut stream = anysync::unblock_iter(pulls);
+        let mut got = Vec::new();
+        while let Some(pulled) = stream.next().await {
+            got.push(pulled);
+        }
+        (got, here())
+    });
+    let (got, consumer) = got;
+    assert_eq!(got.len(), 3);
+    for (i, (runtime, answer, thread)) in got.into_iter().enumerate() {
+        assert_eq!(
+            runtime, polled_by,
+            "pull {i}: `.run()` on the polling runtime"
+        );
+        assert_eq!(answer, i as u32, "pull {i}");
+        assert_ne!(thread, consumer, "pull {i}: on a worker thread");
+    }
+}
+
+#[test]
 fn unblock_iter_works_outside_tokio_and_is_fused() {
     use futures::StreamExt;
     use futures::stream::FusedStream;
