@@ -75,9 +75,10 @@ pub use anysync_runtime::{
     AsyncContext, AsyncGuard, Blocking, CancelToken, Config, ConfigError, Context, ContextOutput,
     Coroutine, Elapsed, Enter, EnterFuture, EnteredOf, Exit, FromStream, Generator, GeneratorIter,
     IntoIter, ItemOf, Iter, IterOutput, Joined, Local, LocalOutput, Next, Pool, Prefetch,
-    PrefetchIter, PrefetchNext, Resume, RunExt, Sendable, Soon, StreamIter, SyncGuard, TaskGroup,
-    UNBLOCK_ITER_BUFFER, Unblock, UnblockIter, is_internal_panic, iter, iter_local, run,
-    task_group, unblock, unblock_cancellable, unblock_iter,
+    PrefetchIter, PrefetchIterMut, PrefetchNext, Resume, RunExt, Sendable, Soon, StreamIter,
+    SyncGuard, TaskGroup, UNBLOCK_ITER_BUFFER, Unblock, UnblockIter, UnblockIterNext,
+    is_internal_panic, iter, iter_local, run, task_group, unblock, unblock_cancellable,
+    unblock_iter,
 };
 
 #[doc(inline)]

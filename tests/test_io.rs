@@ -361,6 +361,33 @@ fn sync_io_allocates_nothing_per_call_on_a_plain_thread() {
     assert_eq!(writer.join().unwrap(), 0, "allocations in {CALLS} writes");
 }
 
+#[test]
+fn the_counter_sees_what_a_reader_allocates_inside_sync_io_calls() {
+    // The control for the test above: a `SyncIo` call on a plain thread polls `T` on the
+    // counting thread, so an allocation made while polling would be counted.
+    struct Allocating;
+    impl AsyncRead for Allocating {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let byte = std::hint::black_box(Box::new(1_u8));
+            buf.put_slice(&[*byte]);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+    let mut io = SyncIo::new(Allocating);
+    let mut buf = [0_u8; 4];
+    io.read_exact(&mut buf).unwrap(); // warm-up, as above
+    let allocations = counting::allocations_in(|| {
+        for _ in 0..10 {
+            assert_eq!(io.read(&mut buf).unwrap(), 1);
+        }
+    });
+    assert_eq!(allocations, 10);
+}
+
 // ---- AsyncIo -------------------------------------------------------------------------------
 
 /// Where an `AsyncIo` test body runs: a task of each runtime flavor, of a `LocalSet`, and no
@@ -484,6 +511,48 @@ fn async_io_writes_and_seeks_a_real_file() {
         });
         assert_eq!(tail, b"6789", "{executor:?}");
         assert_eq!(on_disk, b"01ab456789!", "{executor:?}");
+    }
+}
+
+#[test]
+fn async_io_driven_by_run_works_in_every_context() {
+    // Blocking code that holds an `AsyncIo` drives its operations with `.run()`: each one is
+    // handed to the blocking pool of whichever runtime `.run()` polls it on, in every context.
+    for ctx in ALL {
+        let path = TempPath::new("run");
+        let file_path = path.0.clone();
+        let (tail, head, on_disk) = within(ctx, move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&file_path)
+                .unwrap();
+            let mut io = AsyncIo::new(file);
+            let tail = anysync::run(async {
+                io.write_all(b"hello world").await?;
+                io.flush().await?;
+                io.seek(SeekFrom::Start(6)).await?;
+                let mut tail = String::new();
+                io.read_to_string(&mut tail).await?;
+                io::Result::Ok(tail)
+            })
+            .unwrap();
+            // One operation per `.run()`.
+            io.rewind().run().unwrap();
+            let mut head = [0; 5];
+            io.read_exact(&mut head).run().unwrap();
+            io.seek(SeekFrom::End(0)).run().unwrap();
+            io.write_all(b"!").run().unwrap();
+            io.flush().run().unwrap();
+            drop(io);
+            (tail, head, std::fs::read(&file_path).unwrap())
+        })
+        .value;
+        assert_eq!(tail, "world", "{ctx:?}");
+        assert_eq!(&head, b"hello", "{ctx:?}");
+        assert_eq!(on_disk, b"hello world!", "{ctx:?}");
     }
 }
 

@@ -369,6 +369,30 @@ fn prefetch_reads_ahead_within_its_bound_and_drops_the_stream_in_every_context()
 }
 
 #[test]
+fn a_prefetch_iterates_by_mut_reference_breaks_and_carries_on_in_every_context() {
+    for ctx in ALL {
+        let ran = within(ctx, || {
+            let mut ahead = anysync::iter(futures::stream::iter(0..10_u32)).prefetch(3);
+            // `for` over `&mut`, as over an `Iter`: a `break` keeps the rest.
+            let mut head = Vec::new();
+            for n in &mut ahead {
+                head.push(n);
+                if n == 3 {
+                    break;
+                }
+            }
+            let middle: Vec<u32> = (&mut ahead).into_iter().take(2).collect();
+            let rest: Vec<u32> = ahead.into_iter().collect();
+            (head, middle, rest)
+        });
+        let (head, middle, rest) = ran.value;
+        assert_eq!(head, [0, 1, 2, 3], "{ctx:?}");
+        assert_eq!(middle, [4, 5], "{ctx:?}");
+        assert_eq!(rest, [6, 7, 8, 9], "{ctx:?}");
+    }
+}
+
+#[test]
 fn lazy_iteration_polls_the_stream_only_when_asked() {
     let (stream, produced, dropped) = ticking();
     let mut it = anysync::iter(stream);
@@ -644,7 +668,6 @@ fn dropping_unblock_iter_drops_the_iterator_also_mid_batch() {
 
 #[test]
 fn a_panic_in_the_iterator_reaches_the_consumer_after_the_items_before_it() {
-    use futures::StreamExt;
     let exploding = (0..5_u32).inspect(|&i| {
         if i == 3 {
             panic::panic_any(Boom(3));
@@ -677,7 +700,6 @@ fn a_panic_in_the_iterator_reaches_the_consumer_after_the_items_before_it() {
 
 #[test]
 fn unblock_iter_in_select_loses_no_item_when_the_other_branch_wins() {
-    use futures::StreamExt;
     let (pulls, _, _drops) = Pulls::new();
     let (pulls, open) = pulls.gated_at(1);
     let rt = common::current_thread();
@@ -700,6 +722,93 @@ fn unblock_iter_in_select_loses_no_item_when_the_other_branch_wins() {
         got
     });
     assert_eq!(got, [0, 1]);
+}
+
+#[test]
+fn unblock_iter_next_awaits_with_no_import_and_with_both_stream_exts_in_scope() {
+    // The loop, `while let Some(line) = lines.next().await`: `next` is inherent, so it
+    // needs no trait and is not ambiguous (rustc's E0034) between `futures::StreamExt` and
+    // `tokio_stream::StreamExt`, which both have one.
+    let file = TempFile::with_lines("next", 5);
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let rt = common::current_thread();
+    let (plain, both) = rt.block_on(async {
+        let plain = {
+            let mut lines = anysync::unblock_iter(file.lines(&threads));
+            let mut seen = Vec::new();
+            while let Some(line) = lines.next().await {
+                seen.push(line.expect("line"));
+            }
+            seen
+        };
+        let both = {
+            use futures::StreamExt;
+            // In scope as in a user's module; unused, since `next` is inherent.
+            #[allow(unused_imports)]
+            use tokio_stream::StreamExt as _;
+            let mut lines = anysync::unblock_iter(file.lines(&threads)).buffer(2);
+            let mut seen = Vec::new();
+            loop {
+                tokio::select! {
+                    line = lines.next() => match line {
+                        Some(line) => seen.push(line.expect("line")),
+                        None => break,
+                    },
+                    _ = tokio::time::sleep(PATIENCE) => panic!("no line for a minute"),
+                }
+            }
+            // `StreamExt` itself still applies, by path.
+            assert_eq!(StreamExt::next(&mut lines).await.map(|_| ()), None);
+            seen
+        };
+        (plain, both)
+    });
+    assert_eq!(plain, numbers(5));
+    assert_eq!(both, numbers(5));
+}
+
+#[test]
+fn run_inside_the_iterators_next_goes_back_to_the_runtime_that_polled_the_stream() {
+    // What the docs promise (syncify): the iterator's `next()` runs on a worker thread, and a
+    // `.run()` there reaches the current_thread runtime that polls the stream, whose task
+    // feeds the channel read here.
+    let rt = common::current_thread();
+    let polled_by = rt.handle().id();
+    let got = rt.block_on(async {
+        let (ask, mut asked) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let (answer, answers) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while asked.recv().await.is_some() {
+                answer.send(n).expect("answer");
+                n += 1;
+            }
+        });
+        let answers = Arc::new(tokio::sync::Mutex::new(answers));
+        let pulls = (0..3).map(move |_| {
+            let runtime = async { tokio::runtime::Handle::current().id() }.run();
+            ask.send(()).expect("ask");
+            let answers = Arc::clone(&answers);
+            let answer = async move { answers.lock().await.recv().await }.run();
+            (runtime, answer.expect("an answer"), here())
+        });
+        let mut stream = anysync::unblock_iter(pulls);
+        let mut got = Vec::new();
+        while let Some(pulled) = stream.next().await {
+            got.push(pulled);
+        }
+        (got, here())
+    });
+    let (got, consumer) = got;
+    assert_eq!(got.len(), 3);
+    for (i, (runtime, answer, thread)) in got.into_iter().enumerate() {
+        assert_eq!(
+            runtime, polled_by,
+            "pull {i}: `.run()` on the polling runtime"
+        );
+        assert_eq!(answer, i as u32, "pull {i}");
+        assert_ne!(thread, consumer, "pull {i}: on a worker thread");
+    }
 }
 
 #[test]

@@ -28,7 +28,7 @@ mod unblock_iter;
 pub use asyncgen::core::Exit;
 pub use asyncgen::generator::{Generator, GeneratorIter, Resume};
 pub use asyncgen::iter::{IntoIter, ItemOf, Iter, IterOutput, Next};
-pub use asyncgen::prefetch::{Prefetch, PrefetchIter, PrefetchNext};
+pub use asyncgen::prefetch::{Prefetch, PrefetchIter, PrefetchIterMut, PrefetchNext};
 pub use asyncgen::stream::{FromStream, StreamIter, iter, iter_local};
 pub use bridge::is_internal_panic;
 pub use config::{Config, ConfigError};
@@ -41,7 +41,7 @@ pub use pool::Pool;
 pub use run::{RunExt, run};
 pub use timeout::Elapsed;
 pub use unblock::{Blocking, CancelToken, Unblock, unblock, unblock_cancellable};
-pub use unblock_iter::{UNBLOCK_ITER_BUFFER, UnblockIter, unblock_iter};
+pub use unblock_iter::{UNBLOCK_ITER_BUFFER, UnblockIter, UnblockIterNext, unblock_iter};
 
 /// Items for the code `anysync`'s macros generate. Not public API.
 #[doc(hidden)]

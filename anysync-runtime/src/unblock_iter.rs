@@ -30,7 +30,6 @@ pub const UNBLOCK_ITER_BUFFER: usize = 64;
 /// iterators; [`unblock`](crate::unblock) for a sequence).
 ///
 /// ```
-/// use futures::StreamExt;
 /// use std::io::BufRead;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -75,9 +74,10 @@ pub const UNBLOCK_ITER_BUFFER: usize = 64;
 /// A panic in `next()` reaches the consumer with its payload after the items pulled before it;
 /// the stream then ends.
 ///
-/// It is a plain [`Stream`] (and [`Unpin`], and [`FusedStream`]): `StreamExt` combinators,
-/// `tokio::select!` (taking an item is cancel-safe: an item stays buffered until it is
-/// returned), any executor. Blocking code can wrap it in [`iter`](crate::iter) too.
+/// [`next`](UnblockIter::next) is inherent (`while let Some(x) = it.next().await` with no
+/// import). It is a plain [`Stream`] (and [`Unpin`], and [`FusedStream`]): `StreamExt`
+/// combinators, `tokio::select!` (taking an item is cancel-safe: an item stays buffered until
+/// it is returned), any executor. Blocking code can wrap it in [`iter`](crate::iter) too.
 ///
 /// Inside the iterator's `next()`, `.run()` goes back to the runtime that polled the stream,
 /// as in an [`unblock`](crate::unblock) closure.
@@ -157,8 +157,6 @@ where
     /// size, and so how long a batch runs. The default is [`UNBLOCK_ITER_BUFFER`] (64).
     ///
     /// ```
-    /// use futures::StreamExt;
-    ///
     /// # anysync::run(async {
     /// let mut lines = anysync::unblock_iter(["a", "b", "c"].into_iter()).buffer(2);
     /// assert_eq!(lines.next().await, Some("a"));
@@ -180,10 +178,65 @@ where
         lock(&self.shared.state).capacity
     }
 
+    /// The next item, for `while let Some(item) = it.next().await` with no trait to import.
+    ///
+    /// An inherent method, so it stays unambiguous when both `futures::StreamExt` and
+    /// `tokio_stream::StreamExt` are in scope (each has a `next`, rustc's E0034 otherwise).
+    /// Cancel-safe, as [`Stream::poll_next`] is here: an item is taken from the buffer only
+    /// when it is returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut numbers = anysync::unblock_iter(1..=3);
+    /// let mut total = 0;
+    /// while let Some(n) = numbers.next().await {
+    ///     total += n;
+    /// }
+    /// assert_eq!(total, 6);
+    /// # }
+    /// ```
+    #[allow(clippy::should_implement_trait)] // `.await` it: not `Iterator::next`
+    pub fn next(&mut self) -> UnblockIterNext<'_, I> {
+        UnblockIterNext { stream: self }
+    }
+
     /// Hands a batch to a worker thread (the caller checked that none is running).
     fn start_batch(&mut self) {
         let shared = Arc::clone(&self.shared);
         self.batch = Some(unblock(move || batch(&shared)));
+    }
+}
+
+/// The future of [`UnblockIter::next`]: the next item, or `None` at the end.
+///
+/// ```
+/// # anysync::run(async {
+/// let mut letters = anysync::unblock_iter("ab".chars());
+/// let next: anysync::UnblockIterNext<'_, std::str::Chars<'static>> = letters.next();
+/// assert_eq!(next.await, Some('a'));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless you `.await` them"]
+pub struct UnblockIterNext<'a, I: Iterator> {
+    stream: &'a mut UnblockIter<I>,
+}
+
+impl<I> Future for UnblockIterNext<'_, I>
+where
+    I: Iterator + Send + 'static,
+    I::Item: Send + 'static,
+{
+    type Output = Option<I::Item>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<I::Item>> {
+        Pin::new(&mut *self.get_mut().stream).poll_next(cx)
+    }
+}
+
+impl<I: Iterator> fmt::Debug for UnblockIterNext<'_, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnblockIterNext").finish_non_exhaustive()
     }
 }
 

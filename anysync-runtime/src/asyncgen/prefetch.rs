@@ -281,6 +281,45 @@ impl<T: Send> IntoIterator for Prefetch<T> {
     }
 }
 
+/// `for item in &mut prefetched`: iterate, `break`, and carry on later with what is left.
+impl<'a, T: Send> IntoIterator for &'a mut Prefetch<T> {
+    type Item = T;
+    type IntoIter = PrefetchIterMut<'a, T>;
+
+    fn into_iter(self) -> PrefetchIterMut<'a, T> {
+        PrefetchIterMut(self)
+    }
+}
+
+/// The blocking iterator of a borrowed [`Prefetch`] (`for item in &mut prefetched`).
+///
+/// ```
+/// let mut ahead = anysync::iter(futures::stream::iter(1..=5)).prefetch(2);
+/// for n in &mut ahead {
+///     if n == 2 {
+///         break;
+///     }
+/// }
+/// let rest: Vec<u32> = ahead.into_iter().collect();
+/// assert_eq!(rest, [3, 4, 5]);
+/// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
+pub struct PrefetchIterMut<'a, T>(&'a mut Prefetch<T>);
+
+impl<T: Send> Iterator for PrefetchIterMut<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.0.blocking_next()
+    }
+}
+
+impl<T> fmt::Debug for PrefetchIterMut<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrefetchIterMut").finish_non_exhaustive()
+    }
+}
+
 /// The blocking iterator of a [`Prefetch`].
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct PrefetchIter<T>(Prefetch<T>);

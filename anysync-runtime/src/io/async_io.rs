@@ -40,6 +40,12 @@ const MAX_BUF: usize = 2 * 1024 * 1024;
 ///   in [`SeekFrom::Current`], like `tokio::fs::File`; `start_seek` while another operation
 ///   is in progress returns an error (call `poll_complete` first, as `AsyncSeekExt::seek`
 ///   does).
+/// - **Read ahead by a cancelled read**: a read whose future is dropped (a `select!` or a
+///   timeout) after its worker read leaves those bytes in the internal buffer, and the next
+///   read returns them first. A *write* does not discard them: `tokio::fs::File` seeks back
+///   over them first, which needs `T: Seek` and so cannot happen here, and the write lands
+///   after them. For a file read and written through one `AsyncIo`, seek before writing after
+///   a cancelled read (`seek(SeekFrom::Current(0))` puts `T` back where the reader is).
 ///
 /// A `.run()` inside `T`'s methods runs on the runtime that polled the operation, as inside an
 /// [`unblock`](crate::unblock) closure. If an operation panics, the panic reaches the task
