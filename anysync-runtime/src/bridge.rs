@@ -3,6 +3,8 @@
 use crate::context::{self, Context, Depth, Role};
 use crate::global;
 use crate::raw::handoff;
+use crate::span;
+use crate::stall::{self, Place, Site};
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe, Location};
@@ -31,7 +33,11 @@ where
     F::Output: Send,
 {
     pub(crate) fn send() -> Self {
-        Mobility::Send(|make| handoff::lend(move || drive_lent(make)).ok())
+        Mobility::Send(|make| {
+            // The caller's span follows the work (feature `tracing`; nothing otherwise).
+            let caller = span::Caller::capture();
+            handoff::lend(move || caller.in_scope(|| drive_lent(make))).ok()
+        })
     }
 }
 
@@ -71,10 +77,12 @@ where
     let caller = Location::caller();
     match context::detect() {
         // The plain path keeps no count: a nested `.run()` sees the global runtime entered.
-        Context::Plain => drive(global::handle(), make()),
+        Context::Plain => drive(global::handle(), make(), watch(caller, Place::Plain)),
         Context::Origin => {
             let _depth = Depth::enter();
-            context::with_origin_handle(|handle| drive(handle, make()))
+            context::with_origin_handle(|handle| {
+                drive(handle, make(), watch(caller, Place::Origin))
+            })
         }
         Context::InPlace(handle) => {
             let _depth = Depth::enter();
@@ -85,7 +93,7 @@ where
             if IN_HOOK.get() && matches!(mobility, Mobility::Send(_)) {
                 return lend(make, mobility, caller, "a panic hook");
             }
-            match in_place(&handle, &mut make) {
+            match in_place(&handle, &mut make, watch(caller, Place::InPlace)) {
                 Ok(output) => output,
                 Err(Refused) => lend(make, mobility, caller, "a `LocalSet`"),
             }
@@ -98,7 +106,8 @@ where
             if !matches!(mobility, Mobility::Send(_)) {
                 // Tokio allows in-place blocking on a current_thread runtime only outside its
                 // scheduler (an `enter()` guard, `spawn_blocking`); the global handle drives it.
-                if let Ok(output) = in_place(global::handle(), &mut make) {
+                let site = watch(caller, Place::CurrentThreadInPlace);
+                if let Ok(output) = in_place(global::handle(), &mut make, site) {
                     return output;
                 }
             }
@@ -108,6 +117,11 @@ where
         // destructor (only `FACTS`, which has none, was read to get here).
         Context::Exiting => lend(Some(make), mobility, caller, EXITING),
     }
+}
+
+/// A waiting `.run()` at `caller` is watched by the stall diagnosis (see [`stall`]).
+fn watch(caller: &'static Location<'static>, place: Place) -> Option<Site> {
+    Some(Site::new(caller, place))
 }
 
 /// Where [`Context::Exiting`] is, in the `?Send` advice.
@@ -124,7 +138,8 @@ pub(crate) fn may_park_here() -> bool {
 /// What a background thread runs for lent work (a nested `.run()` there sees the global
 /// runtime entered, as on the plain path).
 fn drive_lent<F: Future>(make: impl FnOnce() -> F) -> F::Output {
-    drive(global::handle(), make())
+    // Not watched here: the caller that lent the work watches its wait.
+    drive(global::handle(), make(), None)
 }
 
 /// Drives `future` to completion on this thread with `handle`: what `handle.block_on(future)`
@@ -139,7 +154,10 @@ fn drive_lent<F: Future>(make: impl FnOnce() -> F) -> F::Output {
 /// poll: tokio does not yet consider the thread to be running a runtime, which only makes a
 /// nested `block_in_place` or `Handle::block_on` allowed there; a nested `.run()` works
 /// either way. Measured in `benches/run.rs`.
-fn drive<F: Future>(handle: &Handle, future: F) -> F::Output {
+///
+/// A future that is not ready at once is watched by the stall diagnosis (`site`) while
+/// `block_on` waits for it; one that is ready arms nothing.
+fn drive<F: Future>(handle: &Handle, future: F, site: Option<Site>) -> F::Output {
     let mut future = pin!(future);
     {
         let _runtime = handle.enter();
@@ -148,13 +166,23 @@ fn drive<F: Future>(handle: &Handle, future: F) -> F::Output {
             return output;
         }
     }
+    let _watch = site.map(stall::Watch::start);
     handle.block_on(future)
 }
 
-fn lend<M, T>(make: Option<M>, mobility: Mobility<M, T>, caller: &Location<'_>, place: &str) -> T {
+fn lend<M, T>(
+    make: Option<M>,
+    mobility: Mobility<M, T>,
+    caller: &'static Location<'static>,
+    place: &'static str,
+) -> T {
     let make = make.unwrap_or_else(|| unreachable!("anysync: work lent after it ran"));
     match mobility {
-        Mobility::Send(lend) => match lend(make) {
+        Mobility::Send(lend) => match {
+            // The caller waits from now on: watched by the stall diagnosis.
+            let _watch = stall::Watch::start(Site::new(caller, Place::Lent(place)));
+            lend(make)
+        } {
             Some(output) => output,
             None => panic!(
                 "anysync: `.run()` at {caller} needs a background thread, and none could be \
@@ -202,7 +230,11 @@ thread_local! {
 /// current_thread runtime's scheduler thread and inside a `LocalSet`. tokio has no way to ask
 /// beforehand, so its refusal is caught and reported as `Refused`, with `make` left in place
 /// for another path; a panic from the future itself propagates unchanged.
-fn in_place<M, F>(handle: &Handle, make: &mut Option<M>) -> Result<F::Output, Refused>
+fn in_place<M, F>(
+    handle: &Handle,
+    make: &mut Option<M>,
+    site: Option<Site>,
+) -> Result<F::Output, Refused>
 where
     M: FnOnce() -> F,
     F: Future,
@@ -219,7 +251,7 @@ where
             let make = make
                 .take()
                 .unwrap_or_else(|| unreachable!("anysync: work ran twice"));
-            drive(handle, make())
+            drive(handle, make(), site)
         })
     }));
     PROBING.set(false);
@@ -273,8 +305,9 @@ pub(crate) fn install_quiet_hook() {
     });
 }
 
-/// Warns once per process, if `ANYSYNC_WARN_BLOCKING` is set, that `.run()` blocked a thread
-/// of a current_thread runtime: the whole runtime stops until the call returns.
+/// Warns once per process, if `ANYSYNC_WARN_BLOCKING` is set, that `.run()` blocks a thread
+/// of a current_thread runtime: the whole runtime stops while the call waits, and a future
+/// that needs that runtime never finishes (the stall diagnosis reports such a call later).
 fn warn_blocking(caller: &Location<'_>) {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     static WARNED: AtomicBool = AtomicBool::new(false);
@@ -283,9 +316,11 @@ fn warn_blocking(caller: &Location<'_>) {
     });
     if enabled && !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
-            "anysync: warning: `.run()` at {caller} blocked a current_thread tokio runtime \
-             until it returned; in async code, `.await` the future instead \
-             (shown once; unset ANYSYNC_WARN_BLOCKING to silence)"
+            "anysync: warning: `.run()` at {caller} blocks a current_thread tokio runtime: \
+             the whole runtime stops while this call waits, and if the future needs that \
+             runtime (a socket, timer or task of it) the call never returns; in async code, \
+             `.await` the future instead (shown once, for the first such call; unset \
+             ANYSYNC_WARN_BLOCKING to silence)"
         );
     }
 }

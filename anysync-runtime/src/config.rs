@@ -317,12 +317,35 @@ fn stack_size_from_env() -> Option<usize> {
 /// allowed) if it is a number, else the default; zero means off.
 fn stall_threshold_from_env(configured: Option<Duration>) -> Option<Duration> {
     let threshold = configured
-        .or_else(|| {
-            let secs: f64 = std::env::var(STALL_ENV).ok()?.trim().parse().ok()?;
-            Duration::try_from_secs_f64(secs).ok()
-        })
+        .or_else(|| parse_stall_secs(&std::env::var(STALL_ENV).ok()?))
         .unwrap_or(DEFAULT_STALL_THRESHOLD);
     (!threshold.is_zero()).then_some(threshold)
+}
+
+/// `ANYSYNC_STALL_SECS`: a non-negative number of seconds; `None` (the default applies) if it
+/// is not one.
+fn parse_stall_secs(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stall_variable_takes_seconds_and_zero_turns_the_diagnosis_off() {
+        assert_eq!(parse_stall_secs("0"), Some(Duration::ZERO));
+        assert_eq!(parse_stall_secs(" 30 "), Some(Duration::from_secs(30)));
+        assert_eq!(parse_stall_secs("0.25"), Some(Duration::from_millis(250)));
+        for bad in ["", "ten", "-1", "NaN", "inf"] {
+            assert_eq!(parse_stall_secs(bad), None, "{bad:?}");
+        }
+        // Zero is off; a configured value wins over the variable and the default.
+        assert_eq!(stall_threshold_from_env(Some(Duration::ZERO)), None);
+        let configured = Some(Duration::from_millis(1500));
+        assert_eq!(stall_threshold_from_env(configured), configured);
+    }
 }
 
 /// [`Config::install`] refused the settings; the process keeps the settings it has.
