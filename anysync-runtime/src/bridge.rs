@@ -17,8 +17,9 @@ use tokio::runtime::Handle;
 /// Whether the work may be lent to a background thread.
 pub(crate) enum Mobility<M, T> {
     /// The maker and the output are `Send`: a background thread may create and drive the
-    /// future (`None` if no thread could be started).
-    Send(fn(M) -> Option<T>),
+    /// future (`None` if no thread could be started). The [`Site`] is the caller's, for the
+    /// stall diagnosis there.
+    Send(fn(M, Site) -> Option<T>),
     /// The future must be created and polled on the calling thread: it is not `Send`.
     Local,
     /// The future could move, but its output could not come back (it is not `Send`): poll
@@ -33,10 +34,10 @@ where
     F::Output: Send,
 {
     pub(crate) fn send() -> Self {
-        Mobility::Send(|make| {
+        Mobility::Send(|make, site| {
             // The caller's span follows the work (feature `tracing`; nothing otherwise).
             let caller = span::Caller::capture();
-            handoff::lend(move || caller.in_scope(|| drive_lent(make))).ok()
+            handoff::lend(move || caller.in_scope(|| drive_lent(make, site))).ok()
         })
     }
 }
@@ -136,10 +137,10 @@ pub(crate) fn may_park_here() -> bool {
 }
 
 /// What a background thread runs for lent work (a nested `.run()` there sees the global
-/// runtime entered, as on the plain path).
-fn drive_lent<F: Future>(make: impl FnOnce() -> F) -> F::Output {
-    // Not watched here: the caller that lent the work watches its wait.
-    drive(global::handle(), make(), None)
+/// runtime entered, as on the plain path). The caller's wait is watched from here: it lasts
+/// as long as the future is pending here.
+fn drive_lent<F: Future>(make: impl FnOnce() -> F, site: Site) -> F::Output {
+    drive(global::handle(), make(), Some(site))
 }
 
 /// Drives `future` to completion on this thread with `handle`: what `handle.block_on(future)`
@@ -155,8 +156,8 @@ fn drive_lent<F: Future>(make: impl FnOnce() -> F) -> F::Output {
 /// nested `block_in_place` or `Handle::block_on` allowed there; a nested `.run()` works
 /// either way. Measured in `benches/run.rs`.
 ///
-/// A future that is not ready at once is watched by the stall diagnosis (`site`) while
-/// `block_on` waits for it; one that is ready arms nothing.
+/// A future that `block_on` finds pending is watched by the stall diagnosis (`site`) from
+/// then on; one that is ready by then arms nothing.
 fn drive<F: Future>(handle: &Handle, future: F, site: Option<Site>) -> F::Output {
     let mut future = pin!(future);
     {
@@ -166,8 +167,7 @@ fn drive<F: Future>(handle: &Handle, future: F, site: Option<Site>) -> F::Output
             return output;
         }
     }
-    let _watch = site.map(stall::Watch::start);
-    handle.block_on(future)
+    handle.block_on(stall::Watched::new(future, site))
 }
 
 fn lend<M, T>(
@@ -178,11 +178,7 @@ fn lend<M, T>(
 ) -> T {
     let make = make.unwrap_or_else(|| unreachable!("anysync: work lent after it ran"));
     match mobility {
-        Mobility::Send(lend) => match {
-            // The caller waits from now on: watched by the stall diagnosis.
-            let _watch = stall::Watch::start(Site::new(caller, Place::Lent(place)));
-            lend(make)
-        } {
+        Mobility::Send(lend) => match lend(make, Site::new(caller, Place::Lent(place))) {
             Some(output) => output,
             None => panic!(
                 "anysync: `.run()` at {caller} needs a background thread, and none could be \

@@ -1,13 +1,16 @@
 //! The stall diagnosis: a `.run()` still waiting after a threshold says so, once per call.
 //!
-//! A `.run()` that waits (its future was not ready at the first poll, or it was lent to a
-//! background thread) holds a [`Watch`] while it waits. A watchdog thread (`anysync-stall`,
-//! started with the first watch) reports each watch that outlives the threshold, once, with the
-//! call site, the calling context and what can hold up a call there. It is a notice, not a
-//! deadlock verdict: a long download is legitimate, and anysync cannot tell the two apart.
+//! The thread that drives a `.run()` future (the caller's own, or the background thread it was
+//! lent to) polls it through [`Watched`], which arms a [`Watch`] the first time the future is
+//! still pending inside `block_on`, that is just before the thread parks, and drops it when
+//! the future completes. A watchdog thread (`anysync-stall`, started with the first watch)
+//! reports each watch that outlives the threshold, once, with the call site, the calling
+//! context and what can hold up a call there. It is a notice, not a deadlock verdict: a long
+//! download is legitimate, and anysync cannot tell the two apart.
 //!
-//! Fast paths pay nothing: a future that is ready at its first poll never gets a watch, and a
-//! watch is two short critical sections and a clock read around a wait that parks a thread.
+//! Fast paths pay nothing: a future that is ready by its first poll inside `block_on` (a
+//! ready future, one that only yields) never gets a watch; a watch is two short critical
+//! sections and a clock read around a wait that parks a thread.
 //! The threshold is `Config::stall_threshold`, else `ANYSYNC_STALL_SECS`, else 10 s; zero
 //! turns the diagnosis off (no watch, no watchdog).
 //!
@@ -18,8 +21,11 @@
 use crate::config;
 #[cfg(feature = "tracing")]
 use crate::span;
+use std::future::Future;
 use std::panic::Location;
+use std::pin::Pin;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -107,8 +113,40 @@ impl Place {
     }
 }
 
-/// A `.run()` that waits, watched for as long as this lives.
-pub(crate) struct Watch(Option<u64>);
+/// A future driven for `.run()`, watched from the first time it is pending.
+pub(crate) struct Watched<F> {
+    future: F,
+    site: Option<Site>,
+    watch: Option<Watch>,
+}
+
+impl<F> Watched<F> {
+    /// Watches `future` for the `.run()` at `site` (`None`: not watched).
+    pub(crate) fn new(future: F, site: Option<Site>) -> Self {
+        Watched {
+            future,
+            site,
+            watch: None,
+        }
+    }
+}
+
+impl<F: Future + Unpin> Future for Watched<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let poll = Pin::new(&mut self.future).poll(cx);
+        if poll.is_pending()
+            && let Some(site) = self.site.take()
+        {
+            self.watch = Some(Watch::start(site));
+        }
+        poll
+    }
+}
+
+/// A `.run()` that waits, watched for as long as this lives (its slot in the list of waits).
+pub(crate) struct Watch(Option<usize>);
 
 impl Watch {
     /// Starts watching a `.run()` that is about to wait; a no-op when the diagnosis is off.
@@ -124,16 +162,14 @@ impl Drop for Watch {
     fn drop(&mut self) {
         if let Some(id) = self.0 {
             let mut state = lock();
-            if let Some(at) = state.waits.iter().position(|wait| wait.id == id) {
-                state.waits.swap_remove(at);
-            }
+            state.waits[id] = None;
+            state.free.push(id);
         }
     }
 }
 
 /// One watched `.run()`.
 struct Wait {
-    id: u64,
     site: Site,
     threshold: Duration,
     deadline: Instant,
@@ -144,8 +180,10 @@ struct Wait {
 }
 
 struct State {
-    waits: Vec<Wait>,
-    next_id: u64,
+    /// The watched calls, by slot; a slot is free while `None` (listed in `free`), so that a
+    /// watch is added and removed in constant time however many calls wait.
+    waits: Vec<Option<Wait>>,
+    free: Vec<usize>,
     watchdog: Watchdog,
 }
 
@@ -163,7 +201,7 @@ enum Watchdog {
 
 static STATE: Mutex<State> = Mutex::new(State {
     waits: Vec::new(),
-    next_id: 0,
+    free: Vec::new(),
     watchdog: Watchdog::NotStarted,
 });
 static WAKE: Condvar = Condvar::new();
@@ -173,24 +211,28 @@ fn lock() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn watch(site: Site, threshold: Duration) -> u64 {
-    let thread = thread::current();
-    #[cfg(feature = "tracing")]
-    let caller = span::Caller::capture();
+fn watch(site: Site, threshold: Duration) -> usize {
     let deadline = Instant::now() + threshold;
-    let mut state = lock();
-    let id = state.next_id;
-    state.next_id += 1;
-    state.waits.push(Wait {
-        id,
+    let wait = Wait {
         site,
         threshold,
         deadline,
         reported: false,
-        thread,
+        thread: thread::current(),
         #[cfg(feature = "tracing")]
-        caller,
-    });
+        caller: span::Caller::capture(),
+    };
+    let mut state = lock();
+    let id = match state.free.pop() {
+        Some(id) => {
+            state.waits[id] = Some(wait);
+            id
+        }
+        None => {
+            state.waits.push(Some(wait));
+            state.waits.len() - 1
+        }
+    };
     match state.watchdog {
         Watchdog::NotStarted => {
             let started = thread::Builder::new()
@@ -218,7 +260,12 @@ fn watchdog() {
         let now = Instant::now();
         let mut due = Vec::new();
         let mut next: Option<Instant> = None;
-        for wait in state.waits.iter_mut().filter(|wait| !wait.reported) {
+        for wait in state
+            .waits
+            .iter_mut()
+            .flatten()
+            .filter(|wait| !wait.reported)
+        {
             if wait.deadline <= now {
                 wait.reported = true;
                 due.push(Report::of(wait));
@@ -260,12 +307,14 @@ struct Report {
 impl Report {
     fn of(wait: &Wait) -> Self {
         let Site { caller, place } = wait.site;
-        let thread = match wait.thread.name() {
-            Some(name) => format!("thread '{name}'"),
-            None => format!("thread {:?}", wait.thread.id()),
+        // Lent work is watched from the background thread: its caller's thread is elsewhere.
+        let thread = match (place, wait.thread.name()) {
+            (Place::Lent(_), _) => String::new(),
+            (_, Some(name)) => format!(" (thread '{name}')"),
+            (_, None) => format!(" (thread {:?})", wait.thread.id()),
         };
         let mut message = format!(
-            "anysync: `.run()` at {caller} ({thread}) is still waiting after {} s (a notice, \
+            "anysync: `.run()` at {caller}{thread} is still waiting after {} s (a notice, \
              not an error: slow work is legitimate; shown once for this call)\n  called from: \
              {}\n  possible causes:",
             wait.threshold.as_secs_f64(),
@@ -300,5 +349,60 @@ impl Report {
             return;
         }
         eprintln!("{}", self.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// Pending at its first poll, ready at the next.
+    struct PendingOnce(bool);
+
+    impl Future for PendingOnce {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            if std::mem::replace(&mut self.0, true) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    fn watched_at(caller: &Location<'_>) -> usize {
+        lock()
+            .waits
+            .iter()
+            .flatten()
+            .filter(|wait| std::ptr::eq(wait.site.caller, caller))
+            .count()
+    }
+
+    #[test]
+    fn a_watch_is_armed_only_once_the_future_is_pending_and_ends_with_it() {
+        if config::stall_threshold().is_none() {
+            return; // ANYSYNC_STALL_SECS=0 in this environment: nothing is ever armed.
+        }
+        let caller = Location::caller();
+        let site = Site::new(caller, Place::Plain);
+        let mut cx = Context::from_waker(Waker::noop());
+
+        let mut ready = Watched::new(std::future::ready(1), Some(site));
+        assert_eq!(Pin::new(&mut ready).poll(&mut cx), Poll::Ready(1));
+        assert_eq!(watched_at(caller), 0, "a ready future arms nothing");
+
+        let mut waiting = Watched::new(PendingOnce(false), Some(site));
+        assert!(Pin::new(&mut waiting).poll(&mut cx).is_pending());
+        assert_eq!(watched_at(caller), 1, "watched while it waits");
+        assert!(Pin::new(&mut waiting).poll(&mut cx).is_ready());
+        drop(waiting);
+        assert_eq!(watched_at(caller), 0, "and no longer once done");
+
+        let mut unwatched = Watched::new(PendingOnce(false), None);
+        assert!(Pin::new(&mut unwatched).poll(&mut cx).is_pending());
+        assert_eq!(watched_at(caller), 0, "no site, no watch");
     }
 }
