@@ -167,7 +167,7 @@ fn drive<F: Future>(handle: &Handle, future: F, site: Option<Site>) -> F::Output
             return output;
         }
     }
-    handle.block_on(stall::Watched::new(future, site))
+    handle.block_on(stall::Watched::new(future, site.as_ref()))
 }
 
 fn lend<M, T>(

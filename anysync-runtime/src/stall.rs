@@ -114,57 +114,70 @@ impl Place {
 }
 
 /// A future driven for `.run()`, watched from the first time it is pending.
-pub(crate) struct Watched<F> {
+///
+/// `block_on` polls this instead of the future; the site is borrowed from the frame that
+/// drives it. (Measured in `benches/run.rs`: a `.run()` whose future only yields pays about
+/// 3 ns for the wrapper, on a plain thread; a ready future never reaches it.)
+pub(crate) struct Watched<'a, F> {
     future: F,
-    site: Option<Site>,
-    watch: Option<Watch>,
+    arming: Arming<'a>,
 }
 
-impl<F> Watched<F> {
+/// Where a [`Watched`] future's watch is.
+enum Arming<'a> {
+    /// Not armed yet: the future has not been pending.
+    Unarmed(&'a Site),
+    /// Watched until dropped (the watch is held for its destructor).
+    Armed(#[allow(dead_code)] Watch),
+    /// Not watched: no site, or the diagnosis is off.
+    Off,
+}
+
+impl<'a, F> Watched<'a, F> {
     /// Watches `future` for the `.run()` at `site` (`None`: not watched).
-    pub(crate) fn new(future: F, site: Option<Site>) -> Self {
-        Watched {
-            future,
-            site,
-            watch: None,
-        }
+    #[inline(always)]
+    pub(crate) fn new(future: F, site: Option<&'a Site>) -> Self {
+        let arming = match site {
+            Some(site) => Arming::Unarmed(site),
+            None => Arming::Off,
+        };
+        Watched { future, arming }
     }
 }
 
-impl<F: Future + Unpin> Future for Watched<F> {
+impl<F: Future + Unpin> Future for Watched<'_, F> {
     type Output = F::Output;
 
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let poll = Pin::new(&mut self.future).poll(cx);
         if poll.is_pending()
-            && let Some(site) = self.site.take()
+            && let Arming::Unarmed(site) = self.arming
         {
-            self.watch = Some(Watch::start(site));
+            self.arming = match Watch::start(*site) {
+                Some(watch) => Arming::Armed(watch),
+                None => Arming::Off,
+            };
         }
         poll
     }
 }
 
 /// A `.run()` that waits, watched for as long as this lives (its slot in the list of waits).
-pub(crate) struct Watch(Option<usize>);
+pub(crate) struct Watch(usize);
 
 impl Watch {
-    /// Starts watching a `.run()` that is about to wait; a no-op when the diagnosis is off.
-    pub(crate) fn start(site: Site) -> Self {
-        match config::stall_threshold() {
-            Some(threshold) => Watch(Some(watch(site, threshold))),
-            None => Watch(None),
-        }
+    /// Starts watching a `.run()` that is about to wait; `None` when the diagnosis is off.
+    pub(crate) fn start(site: Site) -> Option<Self> {
+        config::stall_threshold().map(|threshold| Watch(watch(site, threshold)))
     }
 }
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        if let Some(id) = self.0 {
-            let mut state = lock();
-            state.waits[id] = None;
-            state.free.push(id);
-        }
+        let mut state = lock();
+        state.waits[self.0] = None;
+        state.free.push(self.0);
     }
 }
 
@@ -390,11 +403,11 @@ mod tests {
         let site = Site::new(caller, Place::Plain);
         let mut cx = Context::from_waker(Waker::noop());
 
-        let mut ready = Watched::new(std::future::ready(1), Some(site));
+        let mut ready = Watched::new(std::future::ready(1), Some(&site));
         assert_eq!(Pin::new(&mut ready).poll(&mut cx), Poll::Ready(1));
         assert_eq!(watched_at(caller), 0, "a ready future arms nothing");
 
-        let mut waiting = Watched::new(PendingOnce(false), Some(site));
+        let mut waiting = Watched::new(PendingOnce(false), Some(&site));
         assert!(Pin::new(&mut waiting).poll(&mut cx).is_pending());
         assert_eq!(watched_at(caller), 1, "watched while it waits");
         assert!(Pin::new(&mut waiting).poll(&mut cx).is_ready());
