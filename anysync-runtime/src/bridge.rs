@@ -94,7 +94,7 @@ where
             if IN_HOOK.get() && matches!(mobility, Mobility::Send(_)) {
                 return lend(make, mobility, caller, "a panic hook");
             }
-            match in_place(&handle, &mut make, watch(caller, Place::InPlace)) {
+            match in_place(&handle, &mut make, watch(caller, Place::MultiThread)) {
                 Ok(output) => output,
                 Err(Refused) => lend(make, mobility, caller, "a `LocalSet`"),
             }
@@ -107,7 +107,7 @@ where
             if !matches!(mobility, Mobility::Send(_)) {
                 // Tokio allows in-place blocking on a current_thread runtime only outside its
                 // scheduler (an `enter()` guard, `spawn_blocking`); the global handle drives it.
-                let site = watch(caller, Place::CurrentThreadInPlace);
+                let site = watch(caller, Place::CurrentThreadEntered);
                 if let Ok(output) = in_place(global::handle(), &mut make, site) {
                     return output;
                 }

@@ -49,12 +49,12 @@ pub(crate) enum Place {
     Plain,
     /// A multi_thread runtime, or nested in another `.run()`: polled in place inside
     /// `block_in_place`.
-    InPlace,
+    MultiThread,
     /// A closure run by `unblock` or a `Pool`: polled in place with the runtime that called it.
     Origin,
     /// A `?Send` future on a current_thread runtime's thread outside its scheduler (an
     /// `enter()` guard, `spawn_blocking`): polled in place with anysync's runtime.
-    CurrentThreadInPlace,
+    CurrentThreadEntered,
     /// Lent to a background thread from inside the named place (`bridge::lend`'s words).
     Lent(&'static str),
 }
@@ -65,7 +65,7 @@ impl Place {
             Place::Plain => "a thread with no tokio runtime; the future is polled on the calling \
                              thread with anysync's runtime"
                 .to_owned(),
-            Place::InPlace => {
+            Place::MultiThread => {
                 "a multi_thread tokio runtime, or nested inside another `.run()`; the \
                                future is polled on the calling thread inside `block_in_place`, \
                                which hands the worker's other tasks to another thread"
@@ -76,7 +76,7 @@ impl Place {
                               on the calling thread with the runtime that called `unblock`"
                     .to_owned()
             }
-            Place::CurrentThreadInPlace => "a current_thread runtime's context outside its \
+            Place::CurrentThreadEntered => "a current_thread runtime's context outside its \
                                             scheduler (an `enter()` guard or `spawn_blocking`); \
                                             the future is polled on the calling thread with \
                                             anysync's runtime"
@@ -104,7 +104,7 @@ impl Place {
             it waits";
         const SLOW: &str = "the work is merely slow (a long download, a large query)";
         match self {
-            Place::Plain | Place::InPlace | Place::CurrentThreadInPlace => {
+            Place::Plain | Place::MultiThread | Place::CurrentThreadEntered => {
                 &[OTHER_RUNTIME, LOCK, SLOW]
             }
             Place::Origin => &[ORIGIN_RUNTIME, OTHER_RUNTIME, LOCK, SLOW],

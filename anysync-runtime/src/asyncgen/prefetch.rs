@@ -192,6 +192,7 @@ impl<T> Prefetch<T> {
         PrefetchNext { prefetch: self }
     }
 
+    #[track_caller]
     fn blocking_next(&mut self) -> Option<T>
     where
         T: Send,
@@ -288,6 +289,7 @@ pub struct PrefetchIter<T>(Prefetch<T>);
 impl<T: Send> Iterator for PrefetchIter<T> {
     type Item = T;
 
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.0.blocking_next()
     }
