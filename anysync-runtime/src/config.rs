@@ -224,10 +224,11 @@ impl Config {
     /// anysync then starts no runtime of its own; the [`worker_threads`](Self::worker_threads)
     /// and [`thread_name`](Self::thread_name) settings are ignored.
     ///
-    /// The runtime must keep running for as long as anything runs through anysync: a `.run()`
-    /// that needs it after it has shut down panics with a message that says so. A
-    /// current_thread runtime cannot be used (nothing drives it while its own thread is busy
-    /// elsewhere): [`install`](Self::install) refuses its handle with an error.
+    /// Build it with `enable_all()`: `.run_timeout` uses its timer, and futures polled with it
+    /// use its IO driver. The runtime must keep running for as long as anything runs through
+    /// anysync: a `.run()` that needs it after it has shut down panics with a message that
+    /// says so. A current_thread runtime cannot be used (nothing drives it while its own
+    /// thread is busy elsewhere): [`install`](Self::install) refuses its handle with an error.
     ///
     /// ```
     /// let runtime = tokio::runtime::Builder::new_multi_thread()
