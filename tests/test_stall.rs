@@ -70,6 +70,23 @@ fn hang(ctx: Ctx, listener: TcpListener) {
     panic!("{ctx:?}: the idle runtime's socket was accepted or timed out: {waited:?}");
 }
 
+/// An iterator whose body waits on the idle runtime's socket before its first item.
+#[anysync::iterator(item = ())]
+async fn accepting(listener: TcpListener) {
+    if listener.accept().await.is_ok() {
+        anysync::yield_!(());
+    }
+}
+
+/// Blocking iteration of a prefetching iterator whose body waits on the idle runtime's socket.
+#[rustfmt::skip]
+fn hang_prefetch(listener: TcpListener) {
+    let mut items = accepting(listener).prefetch(1).into_iter();
+    let site = |line: u32| eprintln!("anysync-test: site Prefetch {line}");
+    let item = { site(line!()); items.next() };
+    panic!("the prefetching iterator gave {item:?}");
+}
+
 /// What the notice must say of the context, and of the causes there.
 fn expected(ctx: Ctx) -> (&'static str, &'static str) {
     const LENT: &str = "the future was lent to a background thread, and this call blocks";
@@ -112,6 +129,8 @@ fn child(mode: &str) {
                 let listener = idle_listener();
                 thread::spawn(move || within(ctx, move || hang(ctx, listener)));
             }
+            let listener = idle_listener();
+            thread::spawn(move || hang_prefetch(listener));
         }
         "configured" => {
             anysync::Config::new()
@@ -165,7 +184,7 @@ impl Output {
 
 /// Runs this binary's test `name` as a child in `mode`, with `ANYSYNC_STALL_SECS=0.2`; tells
 /// it to finish once each of `expect` contexts has printed its site and a notice for it.
-fn run_child(name: &str, mode: &str, expect: &[Ctx]) -> Output {
+fn run_child(name: &str, mode: &str, expect: &[&str]) -> Output {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(CHILD, mode)
@@ -212,9 +231,9 @@ fn run_child(name: &str, mode: &str, expect: &[Ctx]) -> Output {
             notice.push('\n');
             notice.push_str(&line);
         }
-        let all_seen = expect.iter().all(|ctx| {
+        let all_seen = expect.iter().all(|place| {
             out.sites
-                .get(&format!("{ctx:?}"))
+                .get(*place)
                 .is_some_and(|&at| !out.notices_at(at).is_empty())
         });
         if all_seen && let Some(mut stdin) = stdin.take() {
@@ -235,7 +254,10 @@ fn a_waiting_run_reports_once_with_its_call_site_context_and_causes_in_every_con
     if let Ok(mode) = std::env::var(CHILD) {
         return child(&mode);
     }
-    let out = run_child(NAME, "contexts", &ALL);
+    let mut expect: Vec<String> = ALL.iter().map(|ctx| format!("{ctx:?}")).collect();
+    expect.push("Prefetch".to_owned());
+    let expect: Vec<&str> = expect.iter().map(String::as_str).collect();
+    let out = run_child(NAME, "contexts", &expect);
     for ctx in ALL {
         let at = out.sites[&format!("{ctx:?}")];
         let notices = out.notices_at(at);
@@ -249,6 +271,19 @@ fn a_waiting_run_reports_once_with_its_call_site_context_and_causes_in_every_con
         assert!(notice.contains(context), "{ctx:?}: the context: {notice}");
         assert!(notice.contains(cause), "{ctx:?}: the cause: {notice}");
     }
+    // Blocking iteration of a prefetching iterator waits on its buffer, and is watched too.
+    let notices = out.notices_at(out.sites["Prefetch"]);
+    assert_eq!(notices.len(), 1, "prefetch: once: {}", out.all);
+    assert!(
+        notices[0].contains("`.prefetch(n)` iterator"),
+        "{}",
+        notices[0]
+    );
+    assert!(
+        notices[0].contains("a resource bound to a runtime that is not running"),
+        "{}",
+        notices[0]
+    );
     // Every notice belongs to a waiting call: the quick calls printed none. (The contexts
     // that wrap the call in a `.run()` of their own, nested and on the global runtime, wait
     // too, and report from their own call site.)
@@ -269,7 +304,7 @@ fn the_configured_threshold_wins_over_the_environment() {
         return child(&mode);
     }
     // Configured 0.3 s where the variable says 0.2 s: the notice gives the configured value.
-    let configured = run_child(NAME, "configured", &[Ctx::Plain]);
+    let configured = run_child(NAME, "configured", &["Plain"]);
     let at = configured.sites["Plain"];
     let notices = configured.notices_at(at);
     assert_eq!(notices.len(), 1, "{}", configured.all);

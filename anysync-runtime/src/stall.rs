@@ -57,6 +57,8 @@ pub(crate) enum Place {
     CurrentThreadEntered,
     /// Lent to a background thread from inside the named place (`bridge::lend`'s words).
     Lent(&'static str),
+    /// Blocking iteration of a `.prefetch(n)` iterator, waiting for its body's next item.
+    Prefetch,
 }
 
 impl Place {
@@ -81,6 +83,10 @@ impl Place {
                                             the future is polled on the calling thread with \
                                             anysync's runtime"
                 .to_owned(),
+            Place::Prefetch => "blocking iteration of a `.prefetch(n)` iterator; its body runs \
+                                as a task on anysync's runtime, and this call waits for its next \
+                                item"
+                .to_owned(),
             Place::Lent(place) => format!(
                 "{place}; the future was lent to a background thread, and this call blocks the \
                  calling thread until it finishes"
@@ -100,15 +106,18 @@ impl Place {
         const ORIGIN_RUNTIME: &str = "the runtime that called `unblock` is not running: if its \
             thread waits for this very closure (`unblock(..).run()` or a blocking wait instead \
             of `.await`), no future that needs that runtime can finish";
+        const BUSY: &str = "the runtime that drives the future's sockets and timers is stuck: \
+            one of its tasks blocks a worker thread (blocking code outside `unblock` or \
+            `block_in_place`), and anysync's runtime has one worker unless configured";
         const LOCK: &str = "the future waits for a lock or a value that the caller holds while \
             it waits";
         const SLOW: &str = "the work is merely slow (a long download, a large query)";
         match self {
-            Place::Plain | Place::MultiThread | Place::CurrentThreadEntered => {
-                &[OTHER_RUNTIME, LOCK, SLOW]
+            Place::Plain | Place::MultiThread | Place::CurrentThreadEntered | Place::Prefetch => {
+                &[OTHER_RUNTIME, BUSY, LOCK, SLOW]
             }
-            Place::Origin => &[ORIGIN_RUNTIME, OTHER_RUNTIME, LOCK, SLOW],
-            Place::Lent(_) => &[OWN_RUNTIME, OTHER_RUNTIME, LOCK, SLOW],
+            Place::Origin => &[ORIGIN_RUNTIME, OTHER_RUNTIME, BUSY, LOCK, SLOW],
+            Place::Lent(_) => &[OWN_RUNTIME, OTHER_RUNTIME, BUSY, LOCK, SLOW],
         }
     }
 }
