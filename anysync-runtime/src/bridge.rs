@@ -78,11 +78,15 @@ where
     let caller = Location::caller();
     match context::detect() {
         // The plain path keeps no count: a nested `.run()` sees the global runtime entered.
-        Context::Plain => drive(global::handle(), make(), watch(caller, Place::Plain)),
+        Context::Plain => drive(
+            global::handle(),
+            make(),
+            Some(Site::new(caller, Place::Plain)),
+        ),
         Context::Origin => {
             let _depth = Depth::enter();
             context::with_origin_handle(|handle| {
-                drive(handle, make(), watch(caller, Place::Origin))
+                drive(handle, make(), Some(Site::new(caller, Place::Origin)))
             })
         }
         Context::InPlace(handle) => {
@@ -94,7 +98,11 @@ where
             if IN_HOOK.get() && matches!(mobility, Mobility::Send(_)) {
                 return lend(make, mobility, caller, "a panic hook");
             }
-            match in_place(&handle, &mut make, watch(caller, Place::MultiThread)) {
+            match in_place(
+                &handle,
+                &mut make,
+                Some(Site::new(caller, Place::MultiThread)),
+            ) {
                 Ok(output) => output,
                 Err(Refused) => lend(make, mobility, caller, "a `LocalSet`"),
             }
@@ -107,7 +115,7 @@ where
             if !matches!(mobility, Mobility::Send(_)) {
                 // Tokio allows in-place blocking on a current_thread runtime only outside its
                 // scheduler (an `enter()` guard, `spawn_blocking`); the global handle drives it.
-                let site = watch(caller, Place::CurrentThreadEntered);
+                let site = Some(Site::new(caller, Place::CurrentThreadEntered));
                 if let Ok(output) = in_place(global::handle(), &mut make, site) {
                     return output;
                 }
@@ -118,11 +126,6 @@ where
         // destructor (only `FACTS`, which has none, was read to get here).
         Context::Exiting => lend(Some(make), mobility, caller, EXITING),
     }
-}
-
-/// A waiting `.run()` at `caller` is watched by the stall diagnosis (see [`stall`]).
-fn watch(caller: &'static Location<'static>, place: Place) -> Option<Site> {
-    Some(Site::new(caller, place))
 }
 
 /// Where [`Context::Exiting`] is, in the `?Send` advice.

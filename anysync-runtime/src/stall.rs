@@ -8,10 +8,13 @@
 //! context and what can hold up a call there. It is a notice, not a deadlock verdict: a long
 //! download is legitimate, and anysync cannot tell the two apart.
 //!
-//! Fast paths pay nothing: a future that is ready by its first poll inside `block_on` (a
-//! ready future, one that only yields) never gets a watch; a watch is two short critical
-//! sections and a clock read around a wait that parks a thread.
-//! The threshold is `Config::stall_threshold`, else `ANYSYNC_STALL_SECS`, else 10 s; zero
+//! Blocking iteration of a `.prefetch(n)` iterator, which waits on its buffer rather than
+//! through `.run()`, holds a watch from its first wait.
+//!
+//! A future that is ready at its first poll never meets the wrapper; one that is ready at
+//! `block_on`'s first poll (it yielded once) pays for the wrapper alone, about 3 ns
+//! (BENCHMARKS.md); a watch itself, two short critical sections and a clock read, is armed
+//! only on the way to parking a thread. The threshold is `Config::stall_threshold`, else `ANYSYNC_STALL_SECS`, else 10 s; zero
 //! turns the diagnosis off (no watch, no watchdog).
 //!
 //! The report goes to `tracing` (a `WARN` event of target `anysync`, inside the caller's span,
@@ -22,7 +25,7 @@ use crate::config;
 #[cfg(feature = "tracing")]
 use crate::span;
 use std::future::Future;
-use std::panic::Location;
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -178,15 +181,23 @@ pub(crate) struct Watch(usize);
 impl Watch {
     /// Starts watching a `.run()` that is about to wait; `None` when the diagnosis is off.
     pub(crate) fn start(site: Site) -> Option<Self> {
-        config::stall_threshold().map(|threshold| Watch(watch(site, threshold)))
+        let threshold = config::stall_threshold()?;
+        // A threshold too large to be a point in time never comes: nothing to watch.
+        let deadline = Instant::now().checked_add(threshold)?;
+        Some(Watch(watch(site, threshold, deadline)))
     }
 }
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let mut state = lock();
-        state.waits[self.0] = None;
-        state.free.push(self.0);
+        let wait = {
+            let mut state = lock();
+            state.free.push(self.0);
+            state.waits[self.0].take()
+        };
+        // Dropped outside the lock: with the `tracing` feature it holds the caller's span,
+        // whose subscriber runs code of its own when the span closes.
+        drop(wait);
     }
 }
 
@@ -233,8 +244,7 @@ fn lock() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn watch(site: Site, threshold: Duration) -> usize {
-    let deadline = Instant::now() + threshold;
+fn watch(site: Site, threshold: Duration, deadline: Instant) -> usize {
     let wait = Wait {
         site,
         threshold,
@@ -299,7 +309,8 @@ fn watchdog() {
             // Reported outside the lock: a subscriber may take its time, or call `.run()`.
             drop(state);
             for report in due {
-                report.emit();
+                // A subscriber that panics loses its notice, not the watchdog.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| report.emit()));
             }
             state = lock();
             continue;
