@@ -60,6 +60,45 @@
 //!
 //! The README has the full table, and the caveats (blocking a runtime is still blocking it).
 //!
+//! # Configuration and diagnosis
+//!
+//! [`Config`] chooses, once, before first use, the global runtime's worker count, thread name
+//! and stack size, the background threads' keep-alive, the stall threshold, or an
+//! application's own multi_thread runtime to use instead of a global one.
+//!
+//! A `.run()` whose future is still pending after the stall threshold (10 s by default,
+//! `ANYSYNC_STALL_SECS` or [`Config::stall_threshold`]; `0` turns it off) reports it once for
+//! that call: "`.run()` at src/db.rs:42:17 is still waiting after 10 s", with the calling
+//! context and the causes possible there (the caller's own runtime blocked by this call, or a
+//! resource bound to a runtime that is not running). It is a notice, not an error: slow work
+//! is legitimate. It goes to stderr, or to `tracing` with the `tracing` feature.
+//!
+//! # Cargo features
+//!
+//! - **`tracing`** (off by default): the caller's current `tracing` span and subscriber are
+//!   current inside a future that `.run()` lends to a background thread and inside
+//!   [`unblock`] and [`Pool`] closures, as they are where the future is polled in place; so
+//!   a coroutine's `#[tracing::instrument]` span is a child of the caller's span in every
+//!   context. The stall notice becomes a `WARN` event of target `anysync` in the caller's
+//!   span. `tokio::task_local!` values are not carried, with or without it (tokio cannot
+//!   enumerate them): pass such values in, or set them again inside with `scope`.
+//!
+//! ```
+//! # #[cfg(feature = "tracing")] {
+//! # let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+//! // With `features = ["tracing"]`:
+//! let span = tracing::info_span!("request", id = 7);
+//! let _entered = span.enter();
+//! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! rt.block_on(async {
+//!     // Lent to a background thread: the caller's span is current there too.
+//!     let inside = anysync::run(async { tracing::Span::current().id() });
+//!     assert_eq!(inside, span.id());
+//!     assert!(inside.is_some());
+//! });
+//! # }
+//! ```
+//!
 //! # When to pick something else
 //!
 //! If your code is async all the way down, you don't need this crate: `.await`. If you only

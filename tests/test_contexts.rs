@@ -468,6 +468,13 @@ fn blocking_warning_is_opt_in_and_printed_once() {
         warned.contains(".await"),
         "says what to do instead: {warned}"
     );
+    // Regression test: the warning said the call "blocked ... until it returned", of a call
+    // that may never return (issue 13).
+    assert!(!warned.contains("until it returned"), "{warned}");
+    assert!(
+        warned.contains("never returns"),
+        "says the call may hang: {warned}"
+    );
     let quiet = run_child(false);
     assert!(!quiet.contains("anysync: warning"), "{quiet}");
 }

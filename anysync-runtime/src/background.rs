@@ -4,18 +4,14 @@
 //! other caller (its bug 7). Here a job goes to an idle thread if there is one and to a new
 //! thread otherwise, so concurrent callers never wait for each other. Idle threads are kept
 //! on a stack and the most recently idle one is reused first, so sequential calls land on the
-//! same thread; a thread idle for [`KEEP_ALIVE`] exits. No allocation happens per job once a
-//! thread exists.
+//! same thread; a thread idle for the keep-alive (10 s, or `Config::keep_alive`) exits. No
+//! allocation happens per job once a thread exists.
 //!
 //! The mailboxes themselves live in [`raw::mailbox`](crate::raw::mailbox), where the loom
 //! models reach them; this module holds the settings of anysync's own set of threads.
 
 use crate::context;
 use crate::raw::mailbox::{Settings, Workers};
-use std::time::Duration;
-
-/// How long an idle background thread waits for work before it exits.
-const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// The name every background thread carries (tests and debuggers can see it).
 pub(crate) const THREAD_NAME: &str = "anysync-pool";
@@ -27,5 +23,5 @@ pub(crate) static WORKERS: Workers = Workers::new(Settings {
     // needed 3 MiB ran on `main` and overflowed std's default 2 MiB here).
     stack_size: || crate::config::settings().stack_size,
     on_start: context::mark_pool_thread,
-    keep_alive: KEEP_ALIVE,
+    keep_alive: || crate::config::settings().keep_alive,
 });

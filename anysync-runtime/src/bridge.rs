@@ -3,6 +3,8 @@
 use crate::context::{self, Context, Driving, Role};
 use crate::global;
 use crate::raw::handoff;
+use crate::span;
+use crate::stall::{self, Place, Site};
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe, Location, PanicHookInfo};
@@ -16,8 +18,9 @@ use tokio::runtime::Handle;
 /// Whether the work may be lent to a background thread.
 pub(crate) enum Mobility<M, T> {
     /// The maker and the output are `Send`: a background thread may create and drive the
-    /// future (`None` if no thread could be started).
-    Send(fn(M) -> Option<T>),
+    /// future (`None` if no thread could be started). The [`Site`] is the caller's, for the
+    /// stall diagnosis there.
+    Send(fn(M, Site) -> Option<T>),
     /// The future must be created and polled on the calling thread: it is not `Send`.
     Local,
     /// The future could move, but its output could not come back (it is not `Send`): poll
@@ -32,7 +35,11 @@ where
     F::Output: Send,
 {
     pub(crate) fn send() -> Self {
-        Mobility::Send(|make| handoff::lend(move || drive_lent(make)).ok())
+        Mobility::Send(|make, site| {
+            // The caller's span follows the work (feature `tracing`; nothing otherwise).
+            let caller = span::Caller::capture();
+            handoff::lend(move || caller.in_scope(|| drive_lent(make, site))).ok()
+        })
     }
 }
 
@@ -78,9 +85,15 @@ where
 {
     let caller = Location::caller();
     match context::detect() {
-        Context::Plain => drive(global::handle(), make()),
-        Context::Nested(handle) => drive(&handle, make()),
-        Context::Origin => context::with_origin_handle(|handle| drive(handle, make())),
+        Context::Plain => drive(
+            global::handle(),
+            make(),
+            Some(Site::new(caller, Place::Plain)),
+        ),
+        Context::Nested(handle) => drive(&handle, make(), Some(Site::new(caller, Place::Nested))),
+        Context::Origin => context::with_origin_handle(|handle| {
+            drive(handle, make(), Some(Site::new(caller, Place::Origin)))
+        }),
         Context::MultiThread => {
             let mut make = Some(make);
             let lendable = matches!(mobility, Mobility::Send(_));
@@ -98,12 +111,13 @@ where
                 // The one other scheduler that defers wake-ups is a current_thread one, with
                 // a multi_thread handle entered inside its task: only there could tokio
                 // refuse, and the probe's net then catches it.
+                let site = Some(Site::new(caller, Place::MultiThread));
                 if cfg!(panic = "abort") {
                     return tokio::task::block_in_place(|| {
-                        drive(global::handle(), take(&mut make)())
+                        drive(global::handle(), take(&mut make)(), site)
                     });
                 }
-                return match in_place(global::handle(), &mut make) {
+                return match in_place(global::handle(), &mut make, site) {
                     Ok(output) => output,
                     Err(Refused) => lend(make, mobility, caller, "a current_thread runtime"),
                 };
@@ -114,7 +128,8 @@ where
             }
             // Only in place can this future run: ask tokio, whose refusal is the one panic
             // that `is_internal_panic` recognises.
-            match in_place(global::handle(), &mut make) {
+            let site = Some(Site::new(caller, Place::MultiThread));
+            match in_place(global::handle(), &mut make, site) {
                 Ok(output) => output,
                 Err(Refused) => lend(make, mobility, caller, "a `LocalSet`"),
             }
@@ -127,9 +142,10 @@ where
             // Tokio allows in-place blocking on a current_thread runtime only outside its
             // scheduler (an `enter()` guard, `spawn_blocking`), where no wake-up is deferred
             // to a scheduler: elsewhere, asking would only earn a refusal.
+            let site = Some(Site::new(caller, Place::CurrentThreadEntered));
             if !matches!(mobility, Mobility::Send(_))
                 && !scheduler_defers_wakeups()
-                && let Ok(output) = in_place(global::handle(), &mut make)
+                && let Ok(output) = in_place(global::handle(), &mut make, site)
             {
                 return output;
             }
@@ -163,9 +179,10 @@ pub(crate) fn may_park_here() -> bool {
     !matches!(context::detect(), Context::MultiThread)
 }
 
-/// What a background thread runs for lent work.
-fn drive_lent<F: Future>(make: impl FnOnce() -> F) -> F::Output {
-    drive(global::handle(), make())
+/// What a background thread runs for lent work. The caller's wait is watched from here: it
+/// lasts as long as the future is pending here.
+fn drive_lent<F: Future>(make: impl FnOnce() -> F, site: Site) -> F::Output {
+    drive(global::handle(), make(), Some(site))
 }
 
 /// Whether a tokio scheduler on this thread defers wake-ups to its next turn: a multi_thread
@@ -220,7 +237,10 @@ impl Wake for WokenFlag {
 /// (measured in `benches/run.rs`); one that is not is polled again with the real waker
 /// before this thread parks, so no wake-up is lost (a future must register the waker of its
 /// latest poll).
-fn drive<F: Future>(handle: &Handle, future: F) -> F::Output {
+///
+/// A future still pending after that second poll is watched by the stall diagnosis (`site`)
+/// until it ends; one that is ready by then arms nothing.
+fn drive<F: Future>(handle: &Handle, future: F, site: Option<Site>) -> F::Output {
     // Declared before the future, so dropped after it: the future is dropped (also on unwind)
     // inside the runtime context, and still counts as driven while it drops.
     let _runtime = handle.enter();
@@ -229,14 +249,18 @@ fn drive<F: Future>(handle: &Handle, future: F) -> F::Output {
         // The outer poll's budget is still set on this thread (constrained, if the future
         // entered a runtime of its own with `Handle::block_on`): run unconstrained, or a spent
         // budget would make tokio resources return `Pending` again at every poll.
-        return poll_to_end(pin!(tokio::task::unconstrained(future)), &driving);
+        return poll_to_end(pin!(tokio::task::unconstrained(future)), &driving, site);
     }
-    poll_to_end(pin!(future), &driving)
+    poll_to_end(pin!(future), &driving, site)
 }
 
 /// Polls `future` until it is ready: once with a no-op waker, then with this thread's waker,
 /// parking in between.
-fn poll_to_end<F: Future>(mut future: Pin<&mut F>, driving: &Driving) -> F::Output {
+fn poll_to_end<F: Future>(
+    mut future: Pin<&mut F>,
+    driving: &Driving,
+    mut site: Option<Site>,
+) -> F::Output {
     if let Poll::Ready(output) = future
         .as_mut()
         .poll(&mut task::Context::from_waker(Waker::noop()))
@@ -249,9 +273,14 @@ fn poll_to_end<F: Future>(mut future: Pin<&mut F>, driving: &Driving) -> F::Outp
     let _rewake = RewakeOuter(driving.is_nested().then_some(&notify));
     let waker = Waker::from(Arc::clone(&notify));
     let mut cx = task::Context::from_waker(&waker);
+    let mut _watch = None;
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
+        }
+        // About to wait: from now on the wait is watched (once; `None` if the diagnosis is off).
+        if let Some(site) = site.take() {
+            _watch = stall::Watch::start(site);
         }
         notify.wait();
     }
@@ -313,10 +342,15 @@ impl Wake for Notify {
     }
 }
 
-fn lend<M, T>(make: Option<M>, mobility: Mobility<M, T>, caller: &Location<'_>, place: &str) -> T {
+fn lend<M, T>(
+    make: Option<M>,
+    mobility: Mobility<M, T>,
+    caller: &'static Location<'static>,
+    place: &'static str,
+) -> T {
     let make = make.unwrap_or_else(|| unreachable!("anysync: work lent after it ran"));
     match mobility {
-        Mobility::Send(lend) => match lend(make) {
+        Mobility::Send(lend) => match lend(make, Site::new(caller, Place::Lent(place))) {
             Some(output) => output,
             None => panic!(
                 "anysync: `.run()` at {caller} needs a background thread, and none could be \
@@ -369,7 +403,11 @@ thread_local! {
 /// reported as `Refused`, with `make` left in place for another path; a panic from the
 /// future itself propagates unchanged. The refusal is a real panic: panic hooks installed
 /// after anysync's see it, and can ignore it with [`is_internal_panic`].
-fn in_place<M, F>(handle: &Handle, make: &mut Option<M>) -> Result<F::Output, Refused>
+fn in_place<M, F>(
+    handle: &Handle,
+    make: &mut Option<M>,
+    site: Option<Site>,
+) -> Result<F::Output, Refused>
 where
     M: FnOnce() -> F,
     F: Future,
@@ -383,7 +421,7 @@ where
     let attempt = panic::catch_unwind(AssertUnwindSafe(|| {
         tokio::task::block_in_place(|| {
             PROBING.set(false);
-            drive(handle, take(make)())
+            drive(handle, take(make)(), site)
         })
     }));
     PROBING.set(false);
@@ -485,8 +523,9 @@ pub(crate) fn install_quiet_hook() {
     });
 }
 
-/// Warns once per process, if `ANYSYNC_WARN_BLOCKING` is set, that `.run()` blocked a thread
-/// of a current_thread runtime: the whole runtime stops until the call returns.
+/// Warns once per process, if `ANYSYNC_WARN_BLOCKING` is set, that `.run()` blocks a thread
+/// of a current_thread runtime: the whole runtime stops while the call waits, and a future
+/// that needs that runtime never finishes (the stall diagnosis reports such a call later).
 fn warn_blocking(caller: &Location<'_>) {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     static WARNED: AtomicBool = AtomicBool::new(false);
@@ -495,9 +534,11 @@ fn warn_blocking(caller: &Location<'_>) {
     });
     if enabled && !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
-            "anysync: warning: `.run()` at {caller} blocked a current_thread tokio runtime \
-             until it returned; in async code, `.await` the future instead \
-             (shown once; unset ANYSYNC_WARN_BLOCKING to silence)"
+            "anysync: warning: `.run()` at {caller} blocks a current_thread tokio runtime: \
+             the whole runtime stops while this call waits, and if the future needs that \
+             runtime (a socket, timer or task of it) the call never returns; in async code, \
+             `.await` the future instead (shown once, for the first such call; unset \
+             ANYSYNC_WARN_BLOCKING to silence)"
         );
     }
 }

@@ -21,6 +21,8 @@ mod pool;
 #[allow(unsafe_code)]
 mod raw;
 mod run;
+mod span;
+mod stall;
 mod timeout;
 mod unblock;
 mod unblock_iter;

@@ -7,6 +7,7 @@
 //! out of the queue (so its closure is dropped, never run); once running it cannot be stopped.
 
 use crate::context;
+use crate::span;
 use crate::unblock::{self, CancelToken, Task, Unblock};
 use std::any::Any;
 use std::collections::VecDeque;
@@ -153,14 +154,16 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // The caller's span follows the closure (feature `tracing`; nothing otherwise).
+        let caller = span::Caller::capture();
         match Handle::try_current() {
-            Ok(origin) => Unblock::pool(submit(&self.shared, origin, f)),
+            Ok(origin) => Unblock::pool(submit(&self.shared, origin, caller, f)),
             // As for `unblock`: outside any runtime, queue the closure at the first poll,
             // which knows which runtime is awaiting (for syncify).
             Err(_) => {
                 let shared = Arc::clone(&self.shared);
                 Unblock::deferred(Box::new(move || {
-                    Task::Pool(submit(&shared, unblock::current_or_global(), f))
+                    Task::Pool(submit(&shared, unblock::current_or_global(), caller, f))
                 }))
             }
         }
@@ -191,7 +194,7 @@ impl Pool {
 }
 
 /// Queues `f` as a job whose `.run()` calls go back to `origin`.
-fn submit<F, T>(shared: &Arc<Shared>, origin: Handle, f: F) -> Waiter<T>
+fn submit<F, T>(shared: &Arc<Shared>, origin: Handle, caller: span::Caller, f: F) -> Waiter<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -204,8 +207,9 @@ where
         // Entered, as in a `spawn_blocking` closure: `Handle::current()` and `tokio::spawn`
         // work, and a nested `.run()` finds the runtime.
         let _entered = origin.enter();
-        let result =
-            panic::catch_unwind(AssertUnwindSafe(|| context::with_origin(origin.clone(), f)));
+        let result = caller.in_scope(|| {
+            panic::catch_unwind(AssertUnwindSafe(|| context::with_origin(origin.clone(), f)))
+        });
         completion.complete(result.map_err(Lost::Panicked));
     });
     let id = enqueue(shared, run);

@@ -8,6 +8,7 @@
 use crate::context;
 use crate::global;
 use crate::pool::{self, Pool};
+use crate::span;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::panic;
@@ -97,24 +98,28 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    // The caller's span follows the closure (feature `tracing`; nothing otherwise).
+    let caller = span::Caller::capture();
     match Handle::try_current() {
         Ok(origin) => {
-            let task = tokio::task::spawn_blocking(move || context::with_origin(origin, f));
+            let task = tokio::task::spawn_blocking(move || {
+                caller.in_scope(|| context::with_origin(origin, f))
+            });
             Unblock::new(Task::Tokio(task), None)
         }
         // Called outside any runtime (`rt.block_on(unblock(f))` evaluates `unblock(f)` first):
         // wait for the first poll, which knows which runtime is awaiting.
-        Err(_) => Unblock::new(Task::Deferred(Box::new(move || start(f))), None),
+        Err(_) => Unblock::new(Task::Deferred(Box::new(move || start(caller, f))), None),
     }
 }
 
 /// Hands `f` to the blocking pool of the current runtime, or of the global one if none.
-fn start<F, T>(f: F) -> Task<T>
+fn start<F, T>(caller: span::Caller, f: F) -> Task<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Task::Tokio(spawn(f))
+    Task::Tokio(spawn_in(caller, f))
 }
 
 /// Hands `f` to the blocking pool of the current runtime, or of the global one if none, as
@@ -125,10 +130,19 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    spawn_in(span::Caller::capture(), f)
+}
+
+/// [`spawn`], with `f` run in the caller's `tracing` context captured as `caller`.
+fn spawn_in<F, T>(caller: span::Caller, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let origin = current_or_global();
     origin.spawn_blocking({
         let origin = origin.clone();
-        move || context::with_origin(origin, f)
+        move || caller.in_scope(|| context::with_origin(origin, f))
     })
 }
 

@@ -38,7 +38,7 @@ fn workers() -> &'static Workers {
         name: "anysync-model",
         stack_size: || 1 << 20,
         on_start: || {},
-        keep_alive: Duration::from_secs(10),
+        keep_alive: || Duration::from_secs(10),
     })))
 }
 

@@ -2,12 +2,13 @@
 
 use crate::bridge;
 use crate::global;
+use crate::stall::{self, Place, Site};
 use futures_core::Stream;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -192,10 +193,14 @@ impl<T> Prefetch<T> {
         PrefetchNext { prefetch: self }
     }
 
+    #[track_caller]
     fn blocking_next(&mut self) -> Option<T>
     where
         T: Send,
     {
+        let caller = Location::caller();
+        // Watched by the stall diagnosis from the first time this thread must wait.
+        let mut watch: Option<Option<stall::Watch>> = None;
         let mut state = lock(&self.shared.state);
         loop {
             match state.take() {
@@ -208,6 +213,9 @@ impl<T> Prefetch<T> {
             if !bridge::may_park_here() {
                 drop(state);
                 return bridge::block_on_send(poll_fn(|cx| self.poll_item(cx)));
+            }
+            if watch.is_none() {
+                watch = Some(stall::Watch::start(Site::new(caller, Place::Prefetch)));
             }
             // The body runs on the global runtime, which this thread is not driving: waiting
             // on the buffer is all it takes.
@@ -327,6 +335,7 @@ pub struct PrefetchIter<T>(Prefetch<T>);
 impl<T: Send> Iterator for PrefetchIter<T> {
     type Item = T;
 
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.0.blocking_next()
     }

@@ -25,8 +25,8 @@ pub(crate) struct Settings {
     pub(crate) stack_size: fn() -> usize,
     /// Runs first on each new thread.
     pub(crate) on_start: fn(),
-    /// How long an idle thread waits for work before it exits.
-    pub(crate) keep_alive: Duration,
+    /// How long an idle thread waits for work before it exits, read at each wait.
+    pub(crate) keep_alive: fn() -> Duration,
 }
 
 /// A set of background threads, started on demand.
@@ -121,8 +121,12 @@ impl Workers {
             if let Some(job) = mailbox.take() {
                 return Some(job);
             }
-            let (guard, timed_out) =
-                sync::wait_timeout(&me.ready, &me.mailbox, mailbox, self.settings.keep_alive);
+            let (guard, timed_out) = sync::wait_timeout(
+                &me.ready,
+                &me.mailbox,
+                mailbox,
+                (self.settings.keep_alive)(),
+            );
             mailbox = guard;
             if timed_out && mailbox.is_none() {
                 let mut idle = lock(&self.idle);
