@@ -950,3 +950,45 @@ fn default_bodies_take_pinned_and_boxed_receivers() {
     assert_eq!(std::pin::Pin::new(&mut v).b().run(), 2);
     assert_eq!(Box::new(v).c().run(), 3);
 }
+
+// ---- `dyn` traits with methods left out of the vtable. ----
+
+/// A `dyn` trait with a generic method and an `impl Trait` argument, both `where Self: Sized`
+/// (so out of the vtable, unboxed).
+#[anysync::coroutine(dyn)]
+pub trait Tagger: Send + Sync {
+    /// In the vtable.
+    async fn tag(&self) -> String;
+    /// Generic: out of the vtable.
+    async fn tagged<T: std::fmt::Debug + Send>(&self, value: T) -> String
+    where
+        Self: Sized;
+    /// An `impl Trait` argument: out of the vtable.
+    async fn shown(&self, value: impl std::fmt::Display + Send) -> String
+    where
+        Self: Sized;
+}
+
+/// Its impl, written as Rust allows: without repeating the `where Self: Sized` that only the
+/// declaration needs (the impl's type is sized).
+#[anysync::coroutine(dyn)]
+impl Tagger for V {
+    async fn tag(&self) -> String {
+        format!("v{}", self.0)
+    }
+    async fn tagged<T: std::fmt::Debug + Send>(&self, value: T) -> String {
+        format!("{}:{value:?}", self.tag().await)
+    }
+    async fn shown(&self, value: impl std::fmt::Display + Send) -> String {
+        format!("{}={value}", self.tag().await)
+    }
+}
+
+#[test]
+fn dyn_impls_need_not_repeat_where_self_sized_on_generic_methods() {
+    let v = V(2);
+    assert_eq!(v.tagged(7u8).run(), "v2:7");
+    assert_eq!(v.shown("x").run(), "v2=x");
+    let object: &dyn Tagger = &v;
+    assert_eq!(object.tag().run(), "v2");
+}

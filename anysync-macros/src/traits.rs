@@ -458,7 +458,12 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         }
         let mut args = method_args(outer, &mut method.attrs, &mut errors);
         args.refines = true;
-        args.boxed = outer.dyn_.is_some() && dispatchable(&method.sig);
+        // A generic method of a `dyn` trait is out of its vtable (`validate` requires `where
+        // Self: Sized` on the declaration), so it is unboxed here too, even when the impl,
+        // as Rust allows, does not repeat that `where` clause.
+        args.boxed = outer.dyn_.is_some()
+            && dispatchable(&method.sig)
+            && own_generics(&method.sig).is_none();
         if args.boxed {
             method.attrs.push(boxed_lints());
         } else {
