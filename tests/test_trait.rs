@@ -881,6 +881,56 @@ fn instrumented_trait_impl_methods_run() {
     assert_eq!(generic(&memory), 2);
 }
 
+/// A generic trait implemented twice for one type, and a trait named like `Traced` in another
+/// module, all instrumented: their hidden functions must not clash either.
+#[anysync::coroutine]
+pub trait Lookup<K>: Send + Sync {
+    /// Describes `key`.
+    async fn lookup(&self, key: K) -> String;
+}
+
+#[anysync::coroutine]
+impl Lookup<u32> for Memory {
+    #[tracing::instrument(skip(self))]
+    async fn lookup(&self, key: u32) -> String {
+        format!("u32 {key}")
+    }
+}
+
+#[anysync::coroutine]
+impl Lookup<&'static str> for Memory {
+    #[tracing::instrument(skip(self))]
+    async fn lookup(&self, key: &'static str) -> String {
+        format!("str {key}")
+    }
+}
+
+mod other {
+    /// The same name as the outer `Traced`.
+    #[anysync::coroutine]
+    pub(crate) trait Traced: Send + Sync {
+        /// Returns three times the length of `key`.
+        async fn traced(&self, key: &str) -> usize;
+    }
+}
+
+#[anysync::coroutine]
+impl other::Traced for Memory {
+    #[tracing::instrument(skip(self))]
+    async fn traced(&self, key: &str) -> usize {
+        3 * key.len()
+    }
+}
+
+#[test]
+fn instrumented_impls_of_one_trait_name_do_not_clash() {
+    let memory = Memory::new();
+    assert_eq!(Lookup::<u32>::lookup(&memory, 7).run(), "u32 7");
+    assert_eq!(Lookup::<&str>::lookup(&memory, "k").run(), "str k");
+    assert_eq!(other::Traced::traced(&memory, "ab").run(), 6);
+    assert_eq!(Traced::traced(&memory, "ab").run(), 2);
+}
+
 // ---- Receivers of default bodies: each gets the bound its future needs. ----
 
 /// `&self` needs `Self: Sync`, `self` and `Box<Self>` `Self: Send`, `Arc<Self>` both; an

@@ -442,8 +442,7 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
     let trait_name = item
         .trait_
         .as_ref()
-        .and_then(|(path, _)| path.segments.last())
-        .map_or_else(String::new, |segment| segment.ident.to_string());
+        .map_or_else(String::new, |(path, _)| hidden_trait_name(path));
     let owner = Owner::Impl {
         generic: expand::has_type_or_const_params(&item.generics),
     };
@@ -479,7 +478,7 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
             let name = sig.ident.to_string();
             let name = name.strip_prefix("r#").unwrap_or(&name);
             let from = format!("__anysync_{name}");
-            let to = format!("__anysync_{}_{name}", trait_name.to_lowercase());
+            let to = format!("__anysync_{trait_name}_{name}");
             let body = rename_ident(block.to_token_stream(), &from, &to);
             match syn::parse2(body) {
                 Ok(renamed) => *block = renamed,
@@ -509,6 +508,28 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         tokens.extend(err.to_compile_error());
     }
     tokens
+}
+
+/// The trait's part of a hidden function's name: `store` for `Store`. The inherent impl the
+/// hidden functions go in is shared by every impl for the type, so a trait written as more
+/// than one bare name (`Lookup<u32>` beside `Lookup<String>`, `a::Store` beside `Store`) gets
+/// a hash of its path too.
+fn hidden_trait_name(path: &syn::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let Some(last) = path.segments.last() else {
+        return String::new();
+    };
+    let name = last.ident.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name).to_lowercase();
+    if path.leading_colon.is_none()
+        && path.segments.len() == 1
+        && matches!(last.arguments, syn::PathArguments::None)
+    {
+        return name;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    path.to_token_stream().to_string().hash(&mut hasher);
+    format!("{name}_{:016x}", hasher.finish())
 }
 
 /// `tokens` with every identifier `from` replaced by `to` (same span).
