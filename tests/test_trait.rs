@@ -1042,3 +1042,59 @@ fn dyn_impls_need_not_repeat_where_self_sized_on_generic_methods() {
     let object: &dyn Tagger = &v;
     assert_eq!(object.tag().run(), "v2");
 }
+
+/// A generic `dyn` trait whose methods take its parameter by value: the boxed future holds
+/// a `K`, so `K` must outlive it, a bound the user could not write (the future's lifetime is
+/// hidden); the attribute writes it, in the declaration and in each impl.
+#[anysync::coroutine(dyn)]
+pub trait Sink<K: Send + Sync>: Send + Sync {
+    /// Takes `key` by value.
+    async fn push(&self, key: K) -> usize;
+    /// A default body holding `key`.
+    async fn push_twice(&self, key: K) -> usize
+    where
+        K: Clone,
+    {
+        self.push(key.clone()).await + self.push(key).await
+    }
+}
+
+/// Counts what it is given.
+struct Pushed(std::sync::Mutex<Vec<String>>);
+
+#[anysync::coroutine(dyn)]
+impl<K: Send + Sync + std::fmt::Debug> Sink<K> for Pushed {
+    async fn push(&self, key: K) -> usize {
+        tokio::task::yield_now().await;
+        let mut seen = self.0.lock().unwrap();
+        seen.push(format!("{key:?}"));
+        seen.len()
+    }
+}
+
+/// An impl whose own parameter is only in `Self`.
+#[anysync::coroutine(dyn)]
+impl<T: Send + Sync + Clone> Sink<u32> for Wrapper<T> {
+    async fn push(&self, key: u32) -> usize {
+        tokio::task::yield_now().await;
+        let _copy = self.0.clone();
+        key as usize
+    }
+}
+
+/// Wraps a value.
+struct Wrapper<T>(T);
+
+#[test]
+fn generic_dyn_traits_take_their_parameter_by_value() {
+    let pushed = Pushed(std::sync::Mutex::new(Vec::new()));
+    let numbers: &dyn Sink<u32> = &pushed;
+    assert_eq!(numbers.push(1).run(), 1);
+    assert_eq!(numbers.push_twice(2).run(), 2 + 3);
+    let text = String::from("borrowed");
+    let borrowed: &dyn Sink<&str> = &pushed;
+    assert_eq!(anysync::run(async { borrowed.push(&text).await }), 4);
+    let wrapped: Arc<dyn Sink<u32>> = Arc::new(Wrapper("w"));
+    assert_eq!(wrapped.push(7).run(), 7);
+    assert_eq!(*pushed.0.lock().unwrap(), ["1", "2", "2", "\"borrowed\""]);
+}

@@ -244,6 +244,36 @@ fn where_clause(sig: &mut Signature, span: Span) -> &mut syn::WhereClause {
         })
 }
 
+/// `T: '__anysync` for each type parameter of the trait or impl, in a boxed method: the boxed
+/// future may hold a `T` (an argument `key: K` of `trait Repo<K>`), and the user cannot name
+/// `'__anysync` to add the bound. In an impl, each such bound follows from the trait's
+/// (`Self: '__anysync` and one per trait parameter), so the impl is no stricter.
+fn bound_type_params(sig: &mut Signature, generics: &syn::Generics, prefix: &str) {
+    let Some(boxed) = sig
+        .generics
+        .lifetimes()
+        .map(|param| param.lifetime.clone())
+        .find(|lifetime| lifetime.ident == prefix)
+    else {
+        return;
+    };
+    let span = sig.ident.span();
+    let params: Vec<syn::Ident> = generics.type_params().map(|p| p.ident.clone()).collect();
+    if params.is_empty() {
+        return;
+    }
+    let clause = where_clause(sig, span);
+    for param in params {
+        push_predicate(
+            clause,
+            syn::parse_quote_spanned!(span=> #param: #boxed),
+            span,
+        );
+    }
+    // As in `box_lifetime`: the signature ends with the user's span, not the lifetime's.
+    clause.predicates.push_punct(syn::Token![,](span));
+}
+
 /// A boxed signature (`Iter<Pin<Box<dyn Future<..> + Send + 'a>>, T>`) is ours, not the
 /// user's: clippy's `type_complexity` must not fire on it.
 fn boxed_lints() -> Attribute {
@@ -347,6 +377,7 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
                 .collect(),
             _ => Vec::new(),
         };
+        let boxed = args.boxed;
         let (attrs, sig) = (&mut method.attrs, &mut method.sig);
         match &mut method.default {
             Some(block) => {
@@ -365,6 +396,9 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
                 syn::parse_quote_spanned!(span=> Self: ::core::marker::#name),
                 span,
             );
+        }
+        if boxed {
+            bound_type_params(sig, &item.generics, &prefix);
         }
     }
     if let Some(token) = &outer.dyn_ {
@@ -472,6 +506,9 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         }
         let (attrs, sig, block) = (&mut method.attrs, &mut method.sig, &mut method.block);
         let sibling = expand::expand_fn(&args, attrs, sig, block, owner, &impl_lifetimes, &prefix);
+        if args.boxed {
+            bound_type_params(sig, &item.generics, &prefix);
+        }
         if let Some(sibling) = sibling {
             // `__anysync_get` becomes `__anysync_store_get`: the inherent impl it goes in is
             // shared with the type's other trait impls (and its own inherent methods).
