@@ -931,6 +931,32 @@ fn instrumented_impls_of_one_trait_name_do_not_clash() {
     assert_eq!(Traced::traced(&memory, "ab").run(), 2);
 }
 
+/// An impl for every key type, instrumented: `K` is not in the type `Echo`, so the hidden
+/// function (in an inherent impl of `Echo`) must take `K` as its own parameter.
+struct Echo;
+
+#[anysync::coroutine]
+impl<K> Lookup<K> for Echo
+where
+    K: std::fmt::Debug + Send + Sync,
+{
+    #[tracing::instrument(skip(self))]
+    async fn lookup(&self, key: K) -> String {
+        tokio::task::yield_now().await;
+        format!("echo {key:?}")
+    }
+}
+
+#[test]
+fn instrumented_impls_generic_over_the_trait_only() {
+    assert_eq!(Echo.lookup(7_u8).run(), "echo 7");
+    assert_eq!(Lookup::<&str>::lookup(&Echo, "k").run(), "echo \"k\"");
+    fn generic<L: Lookup<u32>>(lookup: &L) -> String {
+        lookup.lookup(1).run()
+    }
+    assert_eq!(generic(&Echo), "echo 1");
+}
+
 // ---- Receivers of default bodies: each gets the bound its future needs. ----
 
 /// `&self` needs `Self: Sync`, `self` and `Box<Self>` `Self: Send`, `Arc<Self>` both; an

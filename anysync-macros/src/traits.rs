@@ -21,8 +21,8 @@ use crate::parse;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{
-    Attribute, FnArg, ImplItem, ItemImpl, ItemTrait, Lifetime, ReceiverKind, ReturnType, Signature,
-    TraitItem, Type, TypeParamBound, WherePredicate,
+    Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, ItemTrait, Lifetime, ReceiverKind,
+    ReturnType, Signature, TraitItem, Type, TypeParamBound, WherePredicate,
 };
 
 /// Checks a trait declaration before it is expanded.
@@ -482,6 +482,8 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
     };
     let mut errors = Errors::default();
     let mut siblings = Vec::new();
+    let (inherent_generics, moved) = split_unconstrained(&item.generics, &item.self_ty);
+    let moved_idents: Vec<syn::Ident> = moved.params.iter().map(param_ident).collect();
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else {
             continue;
@@ -516,12 +518,16 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
             let name = name.strip_prefix("r#").unwrap_or(&name);
             let from = format!("__anysync_{name}");
             let to = format!("__anysync_{trait_name}_{name}");
-            let body = rename_ident(block.to_token_stream(), &from, &to);
+            let body = rename_call(block.to_token_stream(), &from, &to, &moved_idents);
             match syn::parse2(body) {
                 Ok(renamed) => *block = renamed,
                 Err(err) => errors.push(err),
             }
-            siblings.push(rename_ident(sibling, &from, &to));
+            let sibling = rename_ident(sibling, &from, &to);
+            match with_moved_params(sibling, &moved) {
+                Ok(sibling) => siblings.push(sibling),
+                Err(err) => errors.push(err),
+            }
         }
     }
     if let Some(token) = &outer.dyn_ {
@@ -531,7 +537,7 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         });
     }
     let hidden = (!siblings.is_empty()).then(|| {
-        let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+        let (impl_generics, _, where_clause) = inherent_generics.split_for_impl();
         let self_ty = &item.self_ty;
         quote! {
             impl #impl_generics #self_ty #where_clause {
@@ -567,6 +573,146 @@ fn hidden_trait_name(path: &syn::Path) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     path.to_token_stream().to_string().hash(&mut hasher);
     format!("{name}_{:016x}", hasher.finish())
+}
+
+/// The impl's generics split in two: those an inherent impl of the self type can have, and
+/// the type and const parameters the self type does not mention (`K` in `impl<K> Lookup<K>
+/// for Echo`), with the where-predicates that name them. An inherent impl cannot have those
+/// (E0207), so each hidden function takes them as parameters of its own.
+fn split_unconstrained(generics: &syn::Generics, self_ty: &Type) -> (syn::Generics, syn::Generics) {
+    let mut mentioned = Vec::new();
+    collect_idents(self_ty.to_token_stream(), &mut mentioned);
+    let mut kept = generics.clone();
+    let mut moved = syn::Generics::default();
+    kept.params = syn::punctuated::Punctuated::new();
+    for param in &generics.params {
+        let unconstrained = match param {
+            syn::GenericParam::Lifetime(_) => false,
+            _ => !mentioned.contains(&param_ident(param)),
+        };
+        if unconstrained {
+            moved.params.push(param.clone());
+        } else {
+            kept.params.push(param.clone());
+        }
+    }
+    if moved.params.is_empty() {
+        return (kept, moved);
+    }
+    let moved_idents: Vec<syn::Ident> = moved.params.iter().map(param_ident).collect();
+    if let Some(clause) = &mut kept.where_clause {
+        let predicates = std::mem::take(&mut clause.predicates);
+        for predicate in predicates {
+            let mut named = Vec::new();
+            collect_idents(predicate.to_token_stream(), &mut named);
+            if named.iter().any(|ident| moved_idents.contains(ident)) {
+                moved.make_where_clause().predicates.push(predicate);
+            } else {
+                clause.predicates.push(predicate);
+            }
+        }
+    }
+    (kept, moved)
+}
+
+fn param_ident(param: &syn::GenericParam) -> syn::Ident {
+    match param {
+        syn::GenericParam::Type(param) => param.ident.clone(),
+        syn::GenericParam::Const(param) => param.ident.clone(),
+        syn::GenericParam::Lifetime(param) => param.lifetime.ident.clone(),
+    }
+}
+
+fn collect_idents(tokens: TokenStream, out: &mut Vec<syn::Ident>) {
+    for tt in tokens {
+        match tt {
+            proc_macro2::TokenTree::Ident(ident) => out.push(ident),
+            proc_macro2::TokenTree::Group(group) => collect_idents(group.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+/// A hidden function with the impl's `moved` parameters (see `split_unconstrained`) added
+/// after its own, and their where-predicates.
+fn with_moved_params(sibling: TokenStream, moved: &syn::Generics) -> syn::Result<TokenStream> {
+    if moved.params.is_empty() {
+        return Ok(sibling);
+    }
+    let mut function: ImplItemFn = syn::parse2(sibling)?;
+    let generics = &mut function.sig.generics;
+    for param in &moved.params {
+        generics.params.push(param.clone());
+    }
+    if generics.lt_token.is_none() {
+        generics.lt_token = Some(Default::default());
+        generics.gt_token = Some(Default::default());
+    }
+    if let Some(clause) = &moved.where_clause {
+        let target = generics.make_where_clause();
+        for predicate in &clause.predicates {
+            if !target.predicates.empty_or_trailing() {
+                target.predicates.push_punct(Default::default());
+            }
+            target.predicates.push_value(predicate.clone());
+        }
+    }
+    Ok(function.into_token_stream())
+}
+
+/// `tokens` with the hidden function's name `from` replaced by `to`, and the `moved`
+/// parameters appended to the call's turbofish (`Self::to::<T, K>`), added if there was none.
+fn rename_call(tokens: TokenStream, from: &str, to: &str, moved: &[syn::Ident]) -> TokenStream {
+    use proc_macro2::{Punct, Spacing, TokenTree};
+    let renamed = rename_ident(tokens, from, to);
+    if moved.is_empty() {
+        return renamed;
+    }
+    let mut out: Vec<TokenTree> = Vec::new();
+    let mut tokens = renamed.into_iter().peekable();
+    while let Some(tt) = tokens.next() {
+        match tt {
+            TokenTree::Ident(ident) if ident == to => {
+                let span = ident.span();
+                out.push(TokenTree::Ident(ident));
+                // The call's turbofish names only the method's own parameters: identifiers
+                // and commas, no nested `<>`.
+                let rest: Vec<TokenTree> = tokens.clone().take(3).collect();
+                let has_turbofish = matches!(
+                    rest.as_slice(),
+                    [TokenTree::Punct(a), TokenTree::Punct(b), TokenTree::Punct(c)]
+                        if a.as_char() == ':' && b.as_char() == ':' && c.as_char() == '<'
+                );
+                let moved = quote_spanned!(span=> #(#moved),*);
+                if has_turbofish {
+                    for _ in 0..3 {
+                        out.extend(tokens.next());
+                    }
+                    for tt in tokens.by_ref() {
+                        if matches!(&tt, TokenTree::Punct(p) if p.as_char() == '>') {
+                            out.push(TokenTree::Punct(Punct::new(',', Spacing::Alone)));
+                            out.extend(moved.clone());
+                            out.push(tt);
+                            break;
+                        }
+                        out.push(tt);
+                    }
+                } else {
+                    out.extend(quote_spanned!(span=> ::<#moved>));
+                }
+            }
+            TokenTree::Group(group) => {
+                let mut renamed = proc_macro2::Group::new(
+                    group.delimiter(),
+                    rename_call(group.stream(), to, to, moved),
+                );
+                renamed.set_span(group.span());
+                out.push(TokenTree::Group(renamed));
+            }
+            other => out.push(other),
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `tokens` with every identifier `from` replaced by `to` (same span).
