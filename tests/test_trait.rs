@@ -947,8 +947,26 @@ where
     }
 }
 
+/// `K` again, and a parameter of the type bounded by it.
+struct Keyed<S>(S);
+
+#[anysync::coroutine]
+impl<K: std::fmt::Debug + Send + Sync, S: std::borrow::Borrow<str> + Send + Sync + PartialEq<K>>
+    Lookup<K> for Keyed<S>
+{
+    #[tracing::instrument(skip(self))]
+    async fn lookup(&self, key: K) -> String {
+        let same = self.0 == key;
+        format!("{} {key:?} {same}", self.0.borrow())
+    }
+}
+
 #[test]
 fn instrumented_impls_generic_over_the_trait_only() {
+    assert_eq!(
+        Keyed("ab").lookup(String::from("ab")).run(),
+        "ab \"ab\" true"
+    );
     assert_eq!(Echo.lookup(7_u8).run(), "echo 7");
     assert_eq!(Lookup::<&str>::lookup(&Echo, "k").run(), "echo \"k\"");
     fn generic<L: Lookup<u32>>(lookup: &L) -> String {

@@ -600,12 +600,33 @@ fn split_unconstrained(generics: &syn::Generics, self_ty: &Type) -> (syn::Generi
         return (kept, moved);
     }
     let moved_idents: Vec<syn::Ident> = moved.params.iter().map(param_ident).collect();
+    let names_moved = |tokens: TokenStream| {
+        let mut named = Vec::new();
+        collect_idents(tokens, &mut named);
+        named.iter().any(|ident| moved_idents.contains(ident))
+    };
+    // A kept parameter's bound that names a moved one (`S: Borrow<K>`) moves as a predicate.
+    for param in kept.type_params_mut() {
+        let bounds = std::mem::take(&mut param.bounds);
+        for bound in bounds {
+            if names_moved(bound.to_token_stream()) {
+                let ident = &param.ident;
+                moved
+                    .make_where_clause()
+                    .predicates
+                    .push(syn::parse_quote!(#ident: #bound));
+            } else {
+                param.bounds.push(bound);
+            }
+        }
+        if param.bounds.is_empty() {
+            param.colon_token = None;
+        }
+    }
     if let Some(clause) = &mut kept.where_clause {
         let predicates = std::mem::take(&mut clause.predicates);
         for predicate in predicates {
-            let mut named = Vec::new();
-            collect_idents(predicate.to_token_stream(), &mut named);
-            if named.iter().any(|ident| moved_idents.contains(ident)) {
+            if names_moved(predicate.to_token_stream()) {
                 moved.make_where_clause().predicates.push(predicate);
             } else {
                 clause.predicates.push(predicate);
