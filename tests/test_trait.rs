@@ -994,6 +994,14 @@ pub trait Owned {
     async fn shared(self: Arc<Self>) -> u32 {
         self.value().await
     }
+    /// Takes a `&Arc<Self>` (needs `Self: Send + Sync`, as `Arc<Self>` does).
+    async fn shared_ref(self: &Arc<Self>) -> u32 {
+        self.value().await + 1
+    }
+    /// Takes a `&mut Box<Self>` (needs `Self: Send`).
+    async fn boxed_mut(self: &mut Box<Self>) -> u32 {
+        self.value().await + 2
+    }
     /// An `impl Trait` output.
     async fn iter(&self) -> impl Iterator<Item = u32> + Send {
         vec![1, 2].into_iter()
@@ -1014,6 +1022,8 @@ impl Owned for V {
 fn default_bodies_take_any_receiver() {
     assert_eq!(V(3).consume().run(), 1);
     assert_eq!(Arc::new(V(4)).shared().run(), 4);
+    assert_eq!(Arc::new(V(4)).shared_ref().run(), 5);
+    assert_eq!(Box::new(V(4)).boxed_mut().run(), 6);
     assert_eq!(V(5).iter().run().collect::<Vec<_>>(), [5]);
     fn g<O: Owned + Send + Sync>(o: O) -> u32 {
         o.consume().run()

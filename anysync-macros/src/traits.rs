@@ -421,39 +421,77 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
 
 /// The bounds on `Self` a default body's future needs to be `Send`, spanned at the receiver:
 /// `Sync` for `&self` and `Pin<&Self>`; `Send` for `&mut self`, `self`, `Box<Self>` and
-/// `Pin<&mut Self>`; both for any other receiver type (`Arc<Self>`).
+/// `Pin<&mut Self>`; both for `Arc<Self>`, `&Arc<Self>` and any receiver type not known here.
 fn self_bounds(sig: &Signature) -> Vec<(syn::Ident, Span)> {
     let Some(receiver) = sig.receiver() else {
         return Vec::new();
     };
-    let names: &[&str] = match &receiver.kind {
-        ReceiverKind::Reference(_, _, None) => &["Sync"],
-        ReceiverKind::Typed(_, ty) => match &**ty {
-            Type::Reference(reference) if reference.mutability.is_none() => &["Sync"],
-            Type::Reference(_) => &["Send"],
-            _ if pins_shared(ty) => &["Sync"],
-            Type::Path(path)
-                if path.path.segments.last().is_some_and(|segment| {
-                    segment.ident == "Box" || segment.ident == "Pin" || segment.ident == "Self"
-                }) =>
-            {
-                &["Send"]
-            }
-            _ => &["Send", "Sync"],
-        },
-        _ => &["Send"],
+    let (send, sync) = match &receiver.kind {
+        ReceiverKind::Reference(_, _, None) => (false, true),
+        ReceiverKind::Typed(_, ty) => held_send(ty),
+        _ => (true, false),
     };
     let span = receiver.self_token.span;
-    names
-        .iter()
-        .map(|name| (syn::Ident::new(name, span), span))
+    [(send, "Send"), (sync, "Sync")]
+        .into_iter()
+        .filter(|(needed, _)| *needed)
+        .map(|(_, name)| (syn::Ident::new(name, span), span))
         .collect()
 }
 
-/// Whether `ty` is `Pin<&Self>`.
-fn pins_shared(ty: &Type) -> bool {
-    let tokens = ty.to_token_stream().to_string().replace(' ', "");
-    tokens.ends_with("Pin<&Self>")
+/// Whether `Self` must be `Send`, and `Sync`, for a value of receiver type `ty` to be `Send`.
+fn held_send(ty: &Type) -> (bool, bool) {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_none() => held_sync(&reference.elem),
+        Type::Reference(reference) => held_send(&reference.elem),
+        Type::Paren(paren) => held_send(&paren.elem),
+        _ => match wrapper(ty) {
+            Some(("Self", None)) => (true, false),
+            Some(("Box" | "Pin", Some(inner))) => held_send(inner),
+            _ => (true, true),
+        },
+    }
+}
+
+/// Whether `Self` must be `Send`, and `Sync`, for a value of type `ty` to be `Sync`.
+fn held_sync(ty: &Type) -> (bool, bool) {
+    match ty {
+        Type::Reference(reference) => held_sync(&reference.elem),
+        Type::Paren(paren) => held_sync(&paren.elem),
+        _ => match wrapper(ty) {
+            Some(("Self", None)) => (false, true),
+            Some(("Box" | "Pin", Some(inner))) => held_sync(inner),
+            _ => (true, true),
+        },
+    }
+}
+
+/// `Self` as `("Self", None)`, or `Box<T>`, `Pin<T>` and other one-parameter paths as their
+/// last segment's name and `T`.
+fn wrapper(ty: &Type) -> Option<(&'static str, Option<&Type>)> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    if path.qself.is_some() {
+        return None;
+    }
+    let segment = path.path.segments.last()?;
+    let name = match segment.ident.to_string().as_str() {
+        "Self" if path.path.segments.len() == 1 => "Self",
+        "Box" => "Box",
+        "Pin" => "Pin",
+        _ => return None,
+    };
+    match &segment.arguments {
+        syn::PathArguments::None if name == "Self" => Some((name, None)),
+        syn::PathArguments::AngleBracketed(arguments) if arguments.args.len() == 1 => {
+            match arguments.args.first() {
+                Some(syn::GenericArgument::Type(inner)) => Some((name, Some(inner))),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Converts every `async fn` of a trait impl to match a declaration made by
