@@ -522,12 +522,26 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
     let mut siblings = Vec::new();
     let (inherent_generics, moved) = split_unconstrained(&item.generics, &item.self_ty);
     let moved_idents: Vec<syn::Ident> = moved.params.iter().map(param_ident).collect();
+    let has_inherent_impl = may_have_inherent_impl(&item.self_ty, &item.generics);
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else {
             continue;
         };
         if method.sig.asyncness.is_none() {
             continue;
+        }
+        if !has_inherent_impl
+            && let Some(attr) = method.attrs.iter().find(|attr| is_instrument(attr))
+        {
+            errors.push(format_err!(
+                attr,
+                "`#[instrument]` on a method of a trait impl for `{}` is not supported: the \
+                 instrumented body goes in an inherent impl of the type, which `{}` cannot have; \
+                 put `#[instrument]` on an `async fn` of your own that this method awaits",
+                item.self_ty.to_token_stream(),
+                item.self_ty.to_token_stream()
+            ));
+            method.attrs.retain(|attr| !is_instrument(attr));
         }
         let mut args = method_args(outer, &mut method.attrs, &mut errors);
         args.refines = true;
@@ -611,6 +625,21 @@ fn hidden_trait_name(path: &syn::Path) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     path.to_token_stream().to_string().hash(&mut hasher);
     format!("{name}_{:016x}", hasher.finish())
+}
+
+/// Whether `ty` can have an inherent impl, as far as its syntax tells: a path that is not one
+/// of the impl's type parameters (`impl<T: Backend> Store for T`). Slices, tuples, references
+/// and trait objects cannot; a foreign path type (`String`) cannot either, which rustc reports
+/// (E0116).
+fn may_have_inherent_impl(ty: &Type, generics: &syn::Generics) -> bool {
+    match ty {
+        Type::Paren(paren) => may_have_inherent_impl(&paren.elem, generics),
+        Type::Group(group) => may_have_inherent_impl(&group.elem, generics),
+        Type::Path(path) if path.qself.is_none() => !generics
+            .type_params()
+            .any(|param| path.path.is_ident(&param.ident)),
+        _ => false,
+    }
 }
 
 /// The impl's generics split in two: those an inherent impl of the self type can have, and
