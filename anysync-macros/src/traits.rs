@@ -466,8 +466,8 @@ fn held_sync(ty: &Type) -> (bool, bool) {
     }
 }
 
-/// `Self` as `("Self", None)`, or `Box<T>`, `Pin<T>` and other one-parameter paths as their
-/// last segment's name and `T`.
+/// `Self` as `("Self", None)`, `Box<T>` and `Pin<T>` as their name and `T`; `None` for any
+/// other type.
 fn wrapper(ty: &Type) -> Option<(&'static str, Option<&Type>)> {
     let Type::Path(path) = ty else {
         return None;
