@@ -881,6 +881,100 @@ fn instrumented_trait_impl_methods_run() {
     assert_eq!(generic(&memory), 2);
 }
 
+/// A generic trait implemented twice for one type, and a trait named like `Traced` in another
+/// module, all instrumented: their hidden functions must not clash either.
+#[anysync::coroutine]
+pub trait Lookup<K>: Send + Sync {
+    /// Describes `key`.
+    async fn lookup(&self, key: K) -> String;
+}
+
+#[anysync::coroutine]
+impl Lookup<u32> for Memory {
+    #[tracing::instrument(skip(self))]
+    async fn lookup(&self, key: u32) -> String {
+        format!("u32 {key}")
+    }
+}
+
+#[anysync::coroutine]
+impl Lookup<&'static str> for Memory {
+    #[tracing::instrument(skip(self))]
+    async fn lookup(&self, key: &'static str) -> String {
+        format!("str {key}")
+    }
+}
+
+mod other {
+    /// The same name as the outer `Traced`.
+    #[anysync::coroutine]
+    pub(crate) trait Traced: Send + Sync {
+        /// Returns three times the length of `key`.
+        async fn traced(&self, key: &str) -> usize;
+    }
+}
+
+#[anysync::coroutine]
+impl other::Traced for Memory {
+    #[tracing::instrument(skip(self))]
+    async fn traced(&self, key: &str) -> usize {
+        3 * key.len()
+    }
+}
+
+#[test]
+fn instrumented_impls_of_one_trait_name_do_not_clash() {
+    let memory = Memory::new();
+    assert_eq!(Lookup::<u32>::lookup(&memory, 7).run(), "u32 7");
+    assert_eq!(Lookup::<&str>::lookup(&memory, "k").run(), "str k");
+    assert_eq!(other::Traced::traced(&memory, "ab").run(), 6);
+    assert_eq!(Traced::traced(&memory, "ab").run(), 2);
+}
+
+/// An impl for every key type, instrumented: `K` is not in the type `Echo`, so the hidden
+/// function (in an inherent impl of `Echo`) must take `K` as its own parameter.
+struct Echo;
+
+#[anysync::coroutine]
+impl<K> Lookup<K> for Echo
+where
+    K: std::fmt::Debug + Send + Sync,
+{
+    #[tracing::instrument(skip(self))]
+    async fn lookup(&self, key: K) -> String {
+        tokio::task::yield_now().await;
+        format!("echo {key:?}")
+    }
+}
+
+/// `K` again, and a parameter of the type bounded by it.
+struct Keyed<S>(S);
+
+#[anysync::coroutine]
+impl<K: std::fmt::Debug + Send + Sync, S: std::borrow::Borrow<str> + Send + Sync + PartialEq<K>>
+    Lookup<K> for Keyed<S>
+{
+    #[tracing::instrument(skip(self))]
+    async fn lookup(&self, key: K) -> String {
+        let same = self.0 == key;
+        format!("{} {key:?} {same}", self.0.borrow())
+    }
+}
+
+#[test]
+fn instrumented_impls_generic_over_the_trait_only() {
+    assert_eq!(
+        Keyed("ab").lookup(String::from("ab")).run(),
+        "ab \"ab\" true"
+    );
+    assert_eq!(Echo.lookup(7_u8).run(), "echo 7");
+    assert_eq!(Lookup::<&str>::lookup(&Echo, "k").run(), "echo \"k\"");
+    fn generic<L: Lookup<u32>>(lookup: &L) -> String {
+        lookup.lookup(1).run()
+    }
+    assert_eq!(generic(&Echo), "echo 1");
+}
+
 // ---- Receivers of default bodies: each gets the bound its future needs. ----
 
 /// `&self` needs `Self: Sync`, `self` and `Box<Self>` `Self: Send`, `Arc<Self>` both; an
@@ -899,6 +993,14 @@ pub trait Owned {
     /// Takes an `Arc<Self>`.
     async fn shared(self: Arc<Self>) -> u32 {
         self.value().await
+    }
+    /// Takes a `&Arc<Self>` (needs `Self: Send + Sync`, as `Arc<Self>` does).
+    async fn shared_ref(self: &Arc<Self>) -> u32 {
+        self.value().await + 1
+    }
+    /// Takes a `&mut Box<Self>` (needs `Self: Send`).
+    async fn boxed_mut(self: &mut Box<Self>) -> u32 {
+        self.value().await + 2
     }
     /// An `impl Trait` output.
     async fn iter(&self) -> impl Iterator<Item = u32> + Send {
@@ -920,6 +1022,8 @@ impl Owned for V {
 fn default_bodies_take_any_receiver() {
     assert_eq!(V(3).consume().run(), 1);
     assert_eq!(Arc::new(V(4)).shared().run(), 4);
+    assert_eq!(Arc::new(V(4)).shared_ref().run(), 5);
+    assert_eq!(Box::new(V(4)).boxed_mut().run(), 6);
     assert_eq!(V(5).iter().run().collect::<Vec<_>>(), [5]);
     fn g<O: Owned + Send + Sync>(o: O) -> u32 {
         o.consume().run()
@@ -949,4 +1053,102 @@ fn default_bodies_take_pinned_and_boxed_receivers() {
     assert_eq!(std::pin::Pin::new(&v).a().run(), 1);
     assert_eq!(std::pin::Pin::new(&mut v).b().run(), 2);
     assert_eq!(Box::new(v).c().run(), 3);
+}
+
+// ---- `dyn` traits with methods left out of the vtable. ----
+
+/// A `dyn` trait with a generic method and an `impl Trait` argument, both `where Self: Sized`
+/// (so out of the vtable, unboxed).
+#[anysync::coroutine(dyn)]
+pub trait Tagger: Send + Sync {
+    /// In the vtable.
+    async fn tag(&self) -> String;
+    /// Generic: out of the vtable.
+    async fn tagged<T: std::fmt::Debug + Send>(&self, value: T) -> String
+    where
+        Self: Sized;
+    /// An `impl Trait` argument: out of the vtable.
+    async fn shown(&self, value: impl std::fmt::Display + Send) -> String
+    where
+        Self: Sized;
+}
+
+/// Its impl, written as Rust allows: without repeating the `where Self: Sized` that only the
+/// declaration needs (the impl's type is sized).
+#[anysync::coroutine(dyn)]
+impl Tagger for V {
+    async fn tag(&self) -> String {
+        format!("v{}", self.0)
+    }
+    async fn tagged<T: std::fmt::Debug + Send>(&self, value: T) -> String {
+        format!("{}:{value:?}", self.tag().await)
+    }
+    async fn shown(&self, value: impl std::fmt::Display + Send) -> String {
+        format!("{}={value}", self.tag().await)
+    }
+}
+
+#[test]
+fn dyn_impls_need_not_repeat_where_self_sized_on_generic_methods() {
+    let v = V(2);
+    assert_eq!(v.tagged(7u8).run(), "v2:7");
+    assert_eq!(v.shown("x").run(), "v2=x");
+    let object: &dyn Tagger = &v;
+    assert_eq!(object.tag().run(), "v2");
+}
+
+/// A generic `dyn` trait whose methods take its parameter by value: the boxed future holds
+/// a `K`, so `K` must outlive it, a bound the user could not write (the future's lifetime is
+/// hidden); the attribute writes it, in the declaration and in each impl.
+#[anysync::coroutine(dyn)]
+pub trait Sink<K: Send + Sync>: Send + Sync {
+    /// Takes `key` by value.
+    async fn push(&self, key: K) -> usize;
+    /// A default body holding `key`.
+    async fn push_twice(&self, key: K) -> usize
+    where
+        K: Clone,
+    {
+        self.push(key.clone()).await + self.push(key).await
+    }
+}
+
+/// Counts what it is given.
+struct Pushed(std::sync::Mutex<Vec<String>>);
+
+#[anysync::coroutine(dyn)]
+impl<K: Send + Sync + std::fmt::Debug> Sink<K> for Pushed {
+    async fn push(&self, key: K) -> usize {
+        tokio::task::yield_now().await;
+        let mut seen = self.0.lock().unwrap();
+        seen.push(format!("{key:?}"));
+        seen.len()
+    }
+}
+
+/// An impl whose own parameter is only in `Self`.
+#[anysync::coroutine(dyn)]
+impl<T: Send + Sync + Clone> Sink<u32> for Wrapper<T> {
+    async fn push(&self, key: u32) -> usize {
+        tokio::task::yield_now().await;
+        let _copy = self.0.clone();
+        key as usize
+    }
+}
+
+/// Wraps a value.
+struct Wrapper<T>(T);
+
+#[test]
+fn generic_dyn_traits_take_their_parameter_by_value() {
+    let pushed = Pushed(std::sync::Mutex::new(Vec::new()));
+    let numbers: &dyn Sink<u32> = &pushed;
+    assert_eq!(numbers.push(1).run(), 1);
+    assert_eq!(numbers.push_twice(2).run(), 2 + 3);
+    let text = String::from("borrowed");
+    let borrowed: &dyn Sink<&str> = &pushed;
+    assert_eq!(anysync::run(async { borrowed.push(&text).await }), 4);
+    let wrapped: Arc<dyn Sink<u32>> = Arc::new(Wrapper("w"));
+    assert_eq!(wrapped.push(7).run(), 7);
+    assert_eq!(*pushed.0.lock().unwrap(), ["1", "2", "2", "\"borrowed\""]);
 }

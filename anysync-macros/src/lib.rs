@@ -232,8 +232,8 @@ use proc_macro::TokenStream;
 ///   and checked in each impl. A generic method's parameters held by its future then need
 ///   `Send`, and a default body, which holds `&self`, needs `Self: Sync`: without a `Sync`
 ///   supertrait the attribute adds `where Self: Sync` to that method (`Self: Send` for `&mut
-///   self`, `self` or `Box<Self>`, both for `Arc<Self>`). `?Send` on the trait and its impls
-///   opts out.
+///   self`, `self` or `Box<Self>`, both for `Arc<Self>` and `&Arc<Self>`). `?Send` on the
+///   trait and its impls opts out.
 /// - `#[anysync::iterator(item = T)]`, `#[anysync::generator(..)]` and
 ///   `#[anysync::context(..)]` on a method inside the trait and the impl give `Iter`,
 ///   `Generator` and `Context` methods.

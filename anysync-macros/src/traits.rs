@@ -21,8 +21,8 @@ use crate::parse;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{
-    Attribute, FnArg, ImplItem, ItemImpl, ItemTrait, Lifetime, ReceiverKind, ReturnType, Signature,
-    TraitItem, Type, TypeParamBound, WherePredicate,
+    Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, ItemTrait, Lifetime, ReceiverKind,
+    ReturnType, Signature, TraitItem, Type, TypeParamBound, WherePredicate,
 };
 
 /// Checks a trait declaration before it is expanded.
@@ -244,6 +244,36 @@ fn where_clause(sig: &mut Signature, span: Span) -> &mut syn::WhereClause {
         })
 }
 
+/// `T: '__anysync` for each type parameter of the trait or impl, in a boxed method: the boxed
+/// future may hold a `T` (an argument `key: K` of `trait Repo<K>`), and the user cannot name
+/// `'__anysync` to add the bound. In an impl, each such bound follows from the trait's
+/// (`Self: '__anysync` and one per trait parameter), so the impl is no stricter.
+fn bound_type_params(sig: &mut Signature, generics: &syn::Generics, prefix: &str) {
+    let Some(boxed) = sig
+        .generics
+        .lifetimes()
+        .map(|param| param.lifetime.clone())
+        .find(|lifetime| lifetime.ident == prefix)
+    else {
+        return;
+    };
+    let span = sig.ident.span();
+    let params: Vec<syn::Ident> = generics.type_params().map(|p| p.ident.clone()).collect();
+    if params.is_empty() {
+        return;
+    }
+    let clause = where_clause(sig, span);
+    for param in params {
+        push_predicate(
+            clause,
+            syn::parse_quote_spanned!(span=> #param: #boxed),
+            span,
+        );
+    }
+    // As in `box_lifetime`: the signature ends with the user's span, not the lifetime's.
+    clause.predicates.push_punct(syn::Token![,](span));
+}
+
 /// A boxed signature (`Iter<Pin<Box<dyn Future<..> + Send + 'a>>, T>`) is ours, not the
 /// user's: clippy's `type_complexity` must not fire on it.
 fn boxed_lints() -> Attribute {
@@ -347,6 +377,7 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
                 .collect(),
             _ => Vec::new(),
         };
+        let boxed = args.boxed;
         let (attrs, sig) = (&mut method.attrs, &mut method.sig);
         match &mut method.default {
             Some(block) => {
@@ -365,6 +396,9 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
                 syn::parse_quote_spanned!(span=> Self: ::core::marker::#name),
                 span,
             );
+        }
+        if boxed {
+            bound_type_params(sig, &item.generics, &prefix);
         }
     }
     if let Some(token) = &outer.dyn_ {
@@ -387,39 +421,77 @@ pub(crate) fn expand_trait(outer: &Args, mut item: ItemTrait) -> TokenStream {
 
 /// The bounds on `Self` a default body's future needs to be `Send`, spanned at the receiver:
 /// `Sync` for `&self` and `Pin<&Self>`; `Send` for `&mut self`, `self`, `Box<Self>` and
-/// `Pin<&mut Self>`; both for any other receiver type (`Arc<Self>`).
+/// `Pin<&mut Self>`; both for `Arc<Self>`, `&Arc<Self>` and any receiver type not known here.
 fn self_bounds(sig: &Signature) -> Vec<(syn::Ident, Span)> {
     let Some(receiver) = sig.receiver() else {
         return Vec::new();
     };
-    let names: &[&str] = match &receiver.kind {
-        ReceiverKind::Reference(_, _, None) => &["Sync"],
-        ReceiverKind::Typed(_, ty) => match &**ty {
-            Type::Reference(reference) if reference.mutability.is_none() => &["Sync"],
-            Type::Reference(_) => &["Send"],
-            _ if pins_shared(ty) => &["Sync"],
-            Type::Path(path)
-                if path.path.segments.last().is_some_and(|segment| {
-                    segment.ident == "Box" || segment.ident == "Pin" || segment.ident == "Self"
-                }) =>
-            {
-                &["Send"]
-            }
-            _ => &["Send", "Sync"],
-        },
-        _ => &["Send"],
+    let (send, sync) = match &receiver.kind {
+        ReceiverKind::Reference(_, _, None) => (false, true),
+        ReceiverKind::Typed(_, ty) => held_send(ty),
+        _ => (true, false),
     };
     let span = receiver.self_token.span;
-    names
-        .iter()
-        .map(|name| (syn::Ident::new(name, span), span))
+    [(send, "Send"), (sync, "Sync")]
+        .into_iter()
+        .filter(|(needed, _)| *needed)
+        .map(|(_, name)| (syn::Ident::new(name, span), span))
         .collect()
 }
 
-/// Whether `ty` is `Pin<&Self>`.
-fn pins_shared(ty: &Type) -> bool {
-    let tokens = ty.to_token_stream().to_string().replace(' ', "");
-    tokens.ends_with("Pin<&Self>")
+/// Whether `Self` must be `Send`, and `Sync`, for a value of receiver type `ty` to be `Send`.
+fn held_send(ty: &Type) -> (bool, bool) {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_none() => held_sync(&reference.elem),
+        Type::Reference(reference) => held_send(&reference.elem),
+        Type::Paren(paren) => held_send(&paren.elem),
+        _ => match wrapper(ty) {
+            Some(("Self", None)) => (true, false),
+            Some(("Box" | "Pin", Some(inner))) => held_send(inner),
+            _ => (true, true),
+        },
+    }
+}
+
+/// Whether `Self` must be `Send`, and `Sync`, for a value of type `ty` to be `Sync`.
+fn held_sync(ty: &Type) -> (bool, bool) {
+    match ty {
+        Type::Reference(reference) => held_sync(&reference.elem),
+        Type::Paren(paren) => held_sync(&paren.elem),
+        _ => match wrapper(ty) {
+            Some(("Self", None)) => (false, true),
+            Some(("Box" | "Pin", Some(inner))) => held_sync(inner),
+            _ => (true, true),
+        },
+    }
+}
+
+/// `Self` as `("Self", None)`, `Box<T>` and `Pin<T>` as their name and `T`; `None` for any
+/// other type.
+fn wrapper(ty: &Type) -> Option<(&'static str, Option<&Type>)> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    if path.qself.is_some() {
+        return None;
+    }
+    let segment = path.path.segments.last()?;
+    let name = match segment.ident.to_string().as_str() {
+        "Self" if path.path.segments.len() == 1 => "Self",
+        "Box" => "Box",
+        "Pin" => "Pin",
+        _ => return None,
+    };
+    match &segment.arguments {
+        syn::PathArguments::None if name == "Self" => Some((name, None)),
+        syn::PathArguments::AngleBracketed(arguments) if arguments.args.len() == 1 => {
+            match arguments.args.first() {
+                Some(syn::GenericArgument::Type(inner)) => Some((name, Some(inner))),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Converts every `async fn` of a trait impl to match a declaration made by
@@ -442,13 +514,15 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
     let trait_name = item
         .trait_
         .as_ref()
-        .and_then(|(path, _)| path.segments.last())
-        .map_or_else(String::new, |segment| segment.ident.to_string());
+        .map_or_else(String::new, |(path, _)| hidden_trait_name(path));
     let owner = Owner::Impl {
         generic: expand::has_type_or_const_params(&item.generics),
     };
     let mut errors = Errors::default();
     let mut siblings = Vec::new();
+    let (inherent_generics, moved) = split_unconstrained(&item.generics, &item.self_ty);
+    let moved_idents: Vec<syn::Ident> = moved.params.iter().map(param_ident).collect();
+    let has_inherent_impl = may_have_inherent_impl(&item.self_ty, &item.generics);
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else {
             continue;
@@ -456,9 +530,27 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         if method.sig.asyncness.is_none() {
             continue;
         }
+        if !has_inherent_impl
+            && let Some(attr) = method.attrs.iter().find(|attr| is_instrument(attr))
+        {
+            errors.push(format_err!(
+                attr,
+                "`#[instrument]` on a method of a trait impl for `{}` is not supported: the \
+                 instrumented body goes in an inherent impl of the type, which `{}` cannot have; \
+                 put `#[instrument]` on an `async fn` of your own that this method awaits",
+                item.self_ty.to_token_stream(),
+                item.self_ty.to_token_stream()
+            ));
+            method.attrs.retain(|attr| !is_instrument(attr));
+        }
         let mut args = method_args(outer, &mut method.attrs, &mut errors);
         args.refines = true;
-        args.boxed = outer.dyn_.is_some() && dispatchable(&method.sig);
+        // A generic method of a `dyn` trait is out of its vtable (`validate` requires `where
+        // Self: Sized` on the declaration), so it is unboxed here too, even when the impl,
+        // as Rust allows, does not repeat that `where` clause.
+        args.boxed = outer.dyn_.is_some()
+            && dispatchable(&method.sig)
+            && own_generics(&method.sig).is_none();
         if args.boxed {
             method.attrs.push(boxed_lints());
         } else {
@@ -468,19 +560,26 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         }
         let (attrs, sig, block) = (&mut method.attrs, &mut method.sig, &mut method.block);
         let sibling = expand::expand_fn(&args, attrs, sig, block, owner, &impl_lifetimes, &prefix);
+        if args.boxed {
+            bound_type_params(sig, &item.generics, &prefix);
+        }
         if let Some(sibling) = sibling {
             // `__anysync_get` becomes `__anysync_store_get`: the inherent impl it goes in is
             // shared with the type's other trait impls (and its own inherent methods).
             let name = sig.ident.to_string();
             let name = name.strip_prefix("r#").unwrap_or(&name);
             let from = format!("__anysync_{name}");
-            let to = format!("__anysync_{}_{name}", trait_name.to_lowercase());
-            let body = rename_ident(block.to_token_stream(), &from, &to);
+            let to = format!("__anysync_{trait_name}_{name}");
+            let body = rename_call(block.to_token_stream(), &from, &to, &moved_idents);
             match syn::parse2(body) {
                 Ok(renamed) => *block = renamed,
                 Err(err) => errors.push(err),
             }
-            siblings.push(rename_ident(sibling, &from, &to));
+            let sibling = rename_ident(sibling, &from, &to);
+            match with_moved_params(sibling, &moved) {
+                Ok(sibling) => siblings.push(sibling),
+                Err(err) => errors.push(err),
+            }
         }
     }
     if let Some(token) = &outer.dyn_ {
@@ -490,7 +589,7 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         });
     }
     let hidden = (!siblings.is_empty()).then(|| {
-        let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+        let (impl_generics, _, where_clause) = inherent_generics.split_for_impl();
         let self_ty = &item.self_ty;
         quote! {
             impl #impl_generics #self_ty #where_clause {
@@ -504,6 +603,204 @@ pub(crate) fn expand_impl(outer: &Args, mut item: ItemImpl) -> TokenStream {
         tokens.extend(err.to_compile_error());
     }
     tokens
+}
+
+/// The trait's part of a hidden function's name: `store` for `Store`. The inherent impl the
+/// hidden functions go in is shared by every impl for the type, so a trait written as more
+/// than one bare name (`Lookup<u32>` beside `Lookup<String>`, `a::Store` beside `Store`) gets
+/// a hash of its path too.
+fn hidden_trait_name(path: &syn::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let Some(last) = path.segments.last() else {
+        return String::new();
+    };
+    let name = last.ident.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name).to_lowercase();
+    if path.leading_colon.is_none()
+        && path.segments.len() == 1
+        && matches!(last.arguments, syn::PathArguments::None)
+    {
+        return name;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    path.to_token_stream().to_string().hash(&mut hasher);
+    format!("{name}_{:016x}", hasher.finish())
+}
+
+/// Whether `ty` can have an inherent impl, as far as its syntax tells: a path that is not one
+/// of the impl's type parameters (`impl<T: Backend> Store for T`). Slices, tuples, references
+/// and trait objects cannot; a foreign path type (`String`) cannot either, which rustc reports
+/// (E0116).
+fn may_have_inherent_impl(ty: &Type, generics: &syn::Generics) -> bool {
+    match ty {
+        Type::Paren(paren) => may_have_inherent_impl(&paren.elem, generics),
+        Type::Group(group) => may_have_inherent_impl(&group.elem, generics),
+        Type::Path(path) if path.qself.is_none() => !generics
+            .type_params()
+            .any(|param| path.path.is_ident(&param.ident)),
+        _ => false,
+    }
+}
+
+/// The impl's generics split in two: those an inherent impl of the self type can have, and
+/// the type and const parameters the self type does not mention (`K` in `impl<K> Lookup<K>
+/// for Echo`), with the where-predicates that name them. An inherent impl cannot have those
+/// (E0207), so each hidden function takes them as parameters of its own.
+fn split_unconstrained(generics: &syn::Generics, self_ty: &Type) -> (syn::Generics, syn::Generics) {
+    let mut mentioned = Vec::new();
+    collect_idents(self_ty.to_token_stream(), &mut mentioned);
+    let mut kept = generics.clone();
+    let mut moved = syn::Generics::default();
+    kept.params = syn::punctuated::Punctuated::new();
+    for param in &generics.params {
+        let unconstrained = match param {
+            syn::GenericParam::Lifetime(_) => false,
+            _ => !mentioned.contains(&param_ident(param)),
+        };
+        if unconstrained {
+            moved.params.push(param.clone());
+        } else {
+            kept.params.push(param.clone());
+        }
+    }
+    if moved.params.is_empty() {
+        return (kept, moved);
+    }
+    let moved_idents: Vec<syn::Ident> = moved.params.iter().map(param_ident).collect();
+    let names_moved = |tokens: TokenStream| {
+        let mut named = Vec::new();
+        collect_idents(tokens, &mut named);
+        named.iter().any(|ident| moved_idents.contains(ident))
+    };
+    // A kept parameter's bound that names a moved one (`S: Borrow<K>`) moves as a predicate.
+    for param in kept.type_params_mut() {
+        let bounds = std::mem::take(&mut param.bounds);
+        for bound in bounds {
+            if names_moved(bound.to_token_stream()) {
+                let ident = &param.ident;
+                moved
+                    .make_where_clause()
+                    .predicates
+                    .push(syn::parse_quote!(#ident: #bound));
+            } else {
+                param.bounds.push(bound);
+            }
+        }
+        if param.bounds.is_empty() {
+            param.colon_token = None;
+        }
+    }
+    if let Some(clause) = &mut kept.where_clause {
+        let predicates = std::mem::take(&mut clause.predicates);
+        for predicate in predicates {
+            if names_moved(predicate.to_token_stream()) {
+                moved.make_where_clause().predicates.push(predicate);
+            } else {
+                clause.predicates.push(predicate);
+            }
+        }
+    }
+    (kept, moved)
+}
+
+fn param_ident(param: &syn::GenericParam) -> syn::Ident {
+    match param {
+        syn::GenericParam::Type(param) => param.ident.clone(),
+        syn::GenericParam::Const(param) => param.ident.clone(),
+        syn::GenericParam::Lifetime(param) => param.lifetime.ident.clone(),
+    }
+}
+
+fn collect_idents(tokens: TokenStream, out: &mut Vec<syn::Ident>) {
+    for tt in tokens {
+        match tt {
+            proc_macro2::TokenTree::Ident(ident) => out.push(ident),
+            proc_macro2::TokenTree::Group(group) => collect_idents(group.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+/// A hidden function with the impl's `moved` parameters (see `split_unconstrained`) added
+/// after its own, and their where-predicates.
+fn with_moved_params(sibling: TokenStream, moved: &syn::Generics) -> syn::Result<TokenStream> {
+    if moved.params.is_empty() {
+        return Ok(sibling);
+    }
+    let mut function: ImplItemFn = syn::parse2(sibling)?;
+    let generics = &mut function.sig.generics;
+    for param in &moved.params {
+        generics.params.push(param.clone());
+    }
+    if generics.lt_token.is_none() {
+        generics.lt_token = Some(Default::default());
+        generics.gt_token = Some(Default::default());
+    }
+    if let Some(clause) = &moved.where_clause {
+        let target = generics.make_where_clause();
+        for predicate in &clause.predicates {
+            if !target.predicates.empty_or_trailing() {
+                target.predicates.push_punct(Default::default());
+            }
+            target.predicates.push_value(predicate.clone());
+        }
+    }
+    Ok(function.into_token_stream())
+}
+
+/// `tokens` with the hidden function's name `from` replaced by `to`, and the `moved`
+/// parameters appended to the call's turbofish (`Self::to::<T, K>`), added if there was none.
+fn rename_call(tokens: TokenStream, from: &str, to: &str, moved: &[syn::Ident]) -> TokenStream {
+    use proc_macro2::{Punct, Spacing, TokenTree};
+    let renamed = rename_ident(tokens, from, to);
+    if moved.is_empty() {
+        return renamed;
+    }
+    let mut out: Vec<TokenTree> = Vec::new();
+    let mut tokens = renamed.into_iter().peekable();
+    while let Some(tt) = tokens.next() {
+        match tt {
+            TokenTree::Ident(ident) if ident == to => {
+                let span = ident.span();
+                out.push(TokenTree::Ident(ident));
+                // The call's turbofish names only the method's own parameters: identifiers
+                // and commas, no nested `<>`.
+                let rest: Vec<TokenTree> = tokens.clone().take(3).collect();
+                let has_turbofish = matches!(
+                    rest.as_slice(),
+                    [TokenTree::Punct(a), TokenTree::Punct(b), TokenTree::Punct(c)]
+                        if a.as_char() == ':' && b.as_char() == ':' && c.as_char() == '<'
+                );
+                let moved = quote_spanned!(span=> #(#moved),*);
+                if has_turbofish {
+                    for _ in 0..3 {
+                        out.extend(tokens.next());
+                    }
+                    for tt in tokens.by_ref() {
+                        if matches!(&tt, TokenTree::Punct(p) if p.as_char() == '>') {
+                            out.push(TokenTree::Punct(Punct::new(',', Spacing::Alone)));
+                            out.extend(moved.clone());
+                            out.push(tt);
+                            break;
+                        }
+                        out.push(tt);
+                    }
+                } else {
+                    out.extend(quote_spanned!(span=> ::<#moved>));
+                }
+            }
+            TokenTree::Group(group) => {
+                let mut renamed = proc_macro2::Group::new(
+                    group.delimiter(),
+                    rename_call(group.stream(), to, to, moved),
+                );
+                renamed.set_span(group.span());
+                out.push(TokenTree::Group(renamed));
+            }
+            other => out.push(other),
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `tokens` with every identifier `from` replaced by `to` (same span).

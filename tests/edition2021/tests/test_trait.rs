@@ -125,3 +125,46 @@ fn dyn_traits_work_in_edition_2021() {
     let awaited = anysync::run(async move { static_store.get_or("x", &4).await });
     assert_eq!(awaited, 4);
 }
+
+/// A generic `dyn` trait: a by-value parameter of the trait, and a generic method left out
+/// of the vtable, whose impl does not repeat `where Self: Sized`.
+#[anysync::coroutine(dyn)]
+pub trait Sink<K: Send + Sync>: Send + Sync {
+    async fn push(&self, key: K) -> usize;
+    async fn push_all<I: IntoIterator<Item = K> + Send>(&self, keys: I) -> usize
+    where
+        Self: Sized,
+        I::IntoIter: Send;
+}
+
+struct Count<'a>(&'a str);
+
+#[anysync::coroutine(dyn)]
+impl<'a, K: Send + Sync + std::fmt::Debug> Sink<K> for Count<'a> {
+    async fn push(&self, key: K) -> usize {
+        tokio::task::yield_now().await;
+        format!("{}{key:?}", self.0).len()
+    }
+    async fn push_all<I: IntoIterator<Item = K> + Send>(&self, keys: I) -> usize
+    where
+        I::IntoIter: Send,
+    {
+        let mut total = 0;
+        for key in keys {
+            total += self.push(key).await;
+        }
+        total
+    }
+}
+
+#[test]
+fn generic_dyn_traits_work_in_edition_2021() {
+    let prefix = String::from("p");
+    let count = Count(&prefix);
+    let object: &dyn Sink<u32> = &count;
+    assert_eq!(object.push(10).run(), 3);
+    assert_eq!(count.push_all(vec![1_u32, 22]).run(), 2 + 3);
+    let text = String::from("ab");
+    let borrowed: Arc<dyn Sink<&str> + '_> = Arc::new(Count(&prefix));
+    assert_eq!(borrowed.push(&text).run(), 5);
+}
