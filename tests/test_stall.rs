@@ -101,15 +101,14 @@ fn expected(ctx: Ctx) -> (&'static str, &'static str) {
         | Ctx::LocalSetCurrentTask
         | Ctx::BlockingCurrent
         | Ctx::EnterCurrent => (LENT, OWN),
-        Ctx::LocalSetMulti | Ctx::LocalSetMultiTask => ("a `LocalSet`; the future was lent", OWN),
-        Ctx::MultiRoot
-        | Ctx::MultiTask
-        | Ctx::BlockingMulti
-        | Ctx::EnterMulti
-        | Ctx::DropMulti
-        | Ctx::NestedPlain
-        | Ctx::GlobalTask
-        | Ctx::NestedCurrent => ("inside `block_in_place`", OTHER),
+        // No worker core to hand over: lent.
+        Ctx::LocalSetMulti | Ctx::LocalSetMultiTask => ("away from its workers", OWN),
+        Ctx::MultiRoot | Ctx::BlockingMulti | Ctx::EnterMulti | Ctx::DropMulti => {
+            ("away from its workers", OTHER)
+        }
+        // A worker: in place, the worker handed over.
+        Ctx::MultiTask | Ctx::GlobalTask => ("inside `block_in_place`", OTHER),
+        Ctx::NestedPlain | Ctx::NestedCurrent => ("nested inside another `.run()`", OTHER),
         Ctx::UnblockCurrent | Ctx::UnblockMulti => (
             "a closure run by `anysync::unblock`",
             "the runtime that called `unblock` is not running",

@@ -124,7 +124,7 @@ where
             }
             if lendable {
                 // No core to hand over, and tokio might refuse (a `LocalSet`): lend.
-                return lend(make, mobility, caller, "a `LocalSet`");
+                return lend(make, mobility, caller, OFF_WORKER);
             }
             // Only in place can this future run: ask tokio, whose refusal is the one panic
             // that `is_internal_panic` recognises.
@@ -162,6 +162,11 @@ where
         Context::Exiting => lend(Some(make), mobility, caller, EXITING),
     }
 }
+
+/// Where a multi_thread runtime's context is entered on a thread that holds no worker core,
+/// in the stall notice of the `.run()`s lent from there.
+const OFF_WORKER: &str = "a multi_thread runtime's context away from its workers (its root \
+                          future, `spawn_blocking`, an `enter()` guard) or a `LocalSet`";
 
 /// Where [`Context::Exiting`] is, in the `?Send` advice.
 const EXITING: &str = "a thread-local destructor that runs after tokio's own";
