@@ -181,3 +181,45 @@ fn a_wake_of_the_outer_future_during_a_nested_run_is_not_lost() {
         .expect("the outer `.run()` missed its wake-up and hung");
     assert_eq!(value, 5);
 }
+
+#[test]
+fn a_run_inside_a_runtime_an_unblock_closure_started_is_judged_by_that_runtime() {
+    // Regression (review): inside an `unblock` closure, every `.run()` went back to the
+    // origin runtime and polled in place, even inside a current_thread runtime the closure
+    // had started itself: a `yield_now` there deferred its wake-up to that runtime's
+    // scheduler, which the `.run()` was blocking, and hung. Like a runtime started inside a
+    // `.run()` future, such a runtime is a calling context like any other.
+    let (done, watched) = mpsc::channel();
+    thread::spawn(move || {
+        for ctx in [Ctx::UnblockCurrent, Ctx::UnblockMulti] {
+            let ran = within(ctx, || {
+                let twice = || {
+                    anysync::run(async {
+                        // The first poll's wake-up is not the one that matters: yield twice.
+                        tokio::task::yield_now().await;
+                        tokio::task::yield_now().await;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        (common::probe().run(), blocking_calls())
+                    })
+                };
+                let lent = common::current_thread().block_on(async { twice() });
+                let root = common::multi_thread(1).block_on(async { twice() });
+                let origin = common::probe().run();
+                (lent, root, origin, Handle::current().id())
+            });
+            done.send((ctx, ran.value)).unwrap();
+        }
+    });
+    for _ in 0..2 {
+        let (ctx, (lent, root, origin, origin_id)) = watched
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a `.run()` inside a runtime started by an unblock closure hung");
+        assert_eq!(lent.0.name.as_deref(), Some(common::POOL), "{ctx:?}");
+        assert_eq!(lent.0.runtime, common::global_id(), "{ctx:?}");
+        assert_eq!(lent.1, (1, 2), "{ctx:?}");
+        assert_eq!(root.0.runtime, common::global_id(), "{ctx:?}");
+        assert_eq!(root.1, (1, 2), "{ctx:?}");
+        // Outside those runtimes, the closure's `.run()` still goes back to its origin.
+        assert_eq!(origin.runtime, origin_id, "{ctx:?}");
+    }
+}

@@ -80,7 +80,7 @@ where
     match context::detect() {
         Context::Plain => drive(global::handle(), make()),
         Context::Nested(handle) => drive(&handle, make()),
-        Context::Origin => context::with_origin_handle(|handle| drive(handle, make())),
+        Context::Origin(handle) => drive(&handle, make()),
         Context::MultiThread => {
             let mut make = Some(make);
             let lendable = matches!(mobility, Mobility::Send(_));
