@@ -223,3 +223,62 @@ fn a_run_inside_a_runtime_an_unblock_closure_started_is_judged_by_that_runtime()
         assert_eq!(origin.runtime, origin_id, "{ctx:?}");
     }
 }
+
+#[test]
+fn blocking_calls_work_in_a_run_inside_a_users_block_on_of_the_same_runtime() {
+    // Regression (review): a `.run()` inside the user's own `Handle::current().block_on(..)`
+    // in a `.run()` future (or an `unblock` closure) polled in place inside tokio's "running a
+    // runtime" state, which that user `block_on` had set: blocking calls there panicked with
+    // "Cannot start a runtime from within a runtime", where the same call one level up worked.
+    for ctx in ALL {
+        let ran = within(ctx, move || {
+            let inner = || {
+                Handle::current().block_on(async {
+                    anysync::run(async {
+                        tokio::task::yield_now().await;
+                        blocking_calls()
+                    })
+                })
+            };
+            let nested = anysync::run(async {
+                tokio::task::yield_now().await;
+                inner()
+            });
+            // Inside an `unblock` closure, the same one level down, with its origin.
+            let origin = ctx.user_runtime().then(inner);
+            (nested, origin)
+        });
+        assert_eq!(ran.value.0, (1, 2), "{ctx:?}");
+        assert_eq!(ran.value.1, ctx.user_runtime().then_some((1, 2)), "{ctx:?}");
+    }
+}
+
+#[test]
+fn a_run_with_its_runtime_entered_inside_a_current_thread_task_does_not_hang() {
+    // Regression (review): with the handle of the runtime that an outer `.run()` drives
+    // entered inside a current_thread runtime's task, an inner `.run()` took itself for
+    // nested and polled in place on that runtime's scheduler thread: `yield_now` deferred its
+    // wake-up to that scheduler, which the inner `.run()` was blocking, and it hung. It is
+    // lent, as in any current_thread task (a watchdog bounds the hang).
+    let (done, watched) = mpsc::channel();
+    thread::spawn(move || {
+        let value = anysync::run(async {
+            tokio::task::yield_now().await;
+            let driving = Handle::current();
+            common::current_thread().block_on(async move {
+                let _entered = driving.enter();
+                anysync::run(async {
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    thread::current().name().map(str::to_owned)
+                })
+            })
+        });
+        done.send(value).unwrap();
+    });
+    let name = watched
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the inner `.run()` hung");
+    assert_eq!(name.as_deref(), Some(common::POOL));
+}
