@@ -107,7 +107,12 @@ where
                 }
                 return match in_place(global::handle(), &mut make) {
                     Ok(output) => output,
-                    Err(Refused) => lend(make, mobility, caller, "a current_thread runtime"),
+                    Err(Refused) => lend(
+                        make,
+                        mobility,
+                        caller,
+                        "a current_thread runtime or a `LocalSet`",
+                    ),
                 };
             }
             if lendable {
