@@ -282,3 +282,24 @@ fn a_run_with_its_runtime_entered_inside_a_current_thread_task_does_not_hang() {
         .expect("the inner `.run()` hung");
     assert_eq!(name.as_deref(), Some(common::POOL));
 }
+
+#[test]
+fn a_multi_thread_runtime_is_created_used_and_dropped_after_an_await_in_every_context() {
+    // The form with `Runtime::new()`: a multi_thread runtime, whose drop waits for
+    // its worker threads (a different blocking path from a current_thread runtime's).
+    for ctx in ALL {
+        let ran = within(ctx, || {
+            anysync::run(async {
+                tokio::task::yield_now().await;
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                let value = rt.block_on(async {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    tokio::spawn(async { 3 }).await.unwrap()
+                });
+                drop(rt);
+                value
+            })
+        });
+        assert_eq!(ran.value, 3, "{ctx:?}");
+    }
+}
