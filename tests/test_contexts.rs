@@ -595,3 +595,21 @@ fn local_future_advice_with_a_multi_thread_handle_entered_in_a_current_thread_lo
         );
     }
 }
+
+#[test]
+fn inside_a_block_in_place_closure_a_send_future_is_lent_and_a_local_one_runs_in_place() {
+    // As the README's table says: a worker inside `block_in_place` has handed its core over,
+    // and nothing public tells it from a `LocalSet`, so a `Send` future is lent there; a
+    // `?Send` one runs in place (tokio allows blocking there).
+    let rt = common::multi_thread(2);
+    let (lent, (local_thread, value), caller) = rt.block_on(async {
+        tokio::spawn(async {
+            tokio::task::block_in_place(|| (common::probe().run(), local_probe().run(), here()))
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(lent.name.as_deref(), Some(common::POOL));
+    assert_eq!(lent.runtime, common::global_id());
+    assert_eq!((local_thread, value), (caller, 3));
+}
