@@ -181,3 +181,125 @@ fn a_wake_of_the_outer_future_during_a_nested_run_is_not_lost() {
         .expect("the outer `.run()` missed its wake-up and hung");
     assert_eq!(value, 5);
 }
+
+#[test]
+fn a_run_inside_a_runtime_an_unblock_closure_started_is_judged_by_that_runtime() {
+    // Regression (review): inside an `unblock` closure, every `.run()` went back to the
+    // origin runtime and polled in place, even inside a current_thread runtime the closure
+    // had started itself: a `yield_now` there deferred its wake-up to that runtime's
+    // scheduler, which the `.run()` was blocking, and hung. Like a runtime started inside a
+    // `.run()` future, such a runtime is a calling context like any other.
+    let (done, watched) = mpsc::channel();
+    thread::spawn(move || {
+        for ctx in [Ctx::UnblockCurrent, Ctx::UnblockMulti] {
+            let ran = within(ctx, || {
+                let twice = || {
+                    anysync::run(async {
+                        // The first poll's wake-up is not the one that matters: yield twice.
+                        tokio::task::yield_now().await;
+                        tokio::task::yield_now().await;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        (common::probe().run(), blocking_calls())
+                    })
+                };
+                let lent = common::current_thread().block_on(async { twice() });
+                let root = common::multi_thread(1).block_on(async { twice() });
+                let origin = common::probe().run();
+                (lent, root, origin, Handle::current().id())
+            });
+            done.send((ctx, ran.value)).unwrap();
+        }
+    });
+    for _ in 0..2 {
+        let (ctx, (lent, root, origin, origin_id)) = watched
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a `.run()` inside a runtime started by an unblock closure hung");
+        assert_eq!(lent.0.name.as_deref(), Some(common::POOL), "{ctx:?}");
+        assert_eq!(lent.0.runtime, common::global_id(), "{ctx:?}");
+        assert_eq!(lent.1, (1, 2), "{ctx:?}");
+        assert_eq!(root.0.runtime, common::global_id(), "{ctx:?}");
+        assert_eq!(root.1, (1, 2), "{ctx:?}");
+        // Outside those runtimes, the closure's `.run()` still goes back to its origin.
+        assert_eq!(origin.runtime, origin_id, "{ctx:?}");
+    }
+}
+
+#[test]
+fn blocking_calls_work_in_a_run_inside_a_users_block_on_of_the_same_runtime() {
+    // Regression (review): a `.run()` inside the user's own `Handle::current().block_on(..)`
+    // in a `.run()` future (or an `unblock` closure) polled in place inside tokio's "running a
+    // runtime" state, which that user `block_on` had set: blocking calls there panicked with
+    // "Cannot start a runtime from within a runtime", where the same call one level up worked.
+    for ctx in ALL {
+        let ran = within(ctx, move || {
+            let inner = || {
+                Handle::current().block_on(async {
+                    anysync::run(async {
+                        tokio::task::yield_now().await;
+                        blocking_calls()
+                    })
+                })
+            };
+            let nested = anysync::run(async {
+                tokio::task::yield_now().await;
+                inner()
+            });
+            // Inside an `unblock` closure, the same one level down, with its origin.
+            let origin = ctx.user_runtime().then(inner);
+            (nested, origin)
+        });
+        assert_eq!(ran.value.0, (1, 2), "{ctx:?}");
+        assert_eq!(ran.value.1, ctx.user_runtime().then_some((1, 2)), "{ctx:?}");
+    }
+}
+
+#[test]
+fn a_run_with_its_runtime_entered_inside_a_current_thread_task_does_not_hang() {
+    // Regression (review): with the handle of the runtime that an outer `.run()` drives
+    // entered inside a current_thread runtime's task, an inner `.run()` took itself for
+    // nested and polled in place on that runtime's scheduler thread: `yield_now` deferred its
+    // wake-up to that scheduler, which the inner `.run()` was blocking, and it hung. It is
+    // lent, as in any current_thread task (a watchdog bounds the hang).
+    let (done, watched) = mpsc::channel();
+    thread::spawn(move || {
+        let value = anysync::run(async {
+            tokio::task::yield_now().await;
+            let driving = Handle::current();
+            common::current_thread().block_on(async move {
+                let _entered = driving.enter();
+                anysync::run(async {
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    thread::current().name().map(str::to_owned)
+                })
+            })
+        });
+        done.send(value).unwrap();
+    });
+    let name = watched
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the inner `.run()` hung");
+    assert_eq!(name.as_deref(), Some(common::POOL));
+}
+
+#[test]
+fn a_multi_thread_runtime_is_created_used_and_dropped_after_an_await_in_every_context() {
+    // The issue's form with `Runtime::new()`: a multi_thread runtime, whose drop waits for
+    // its worker threads (a different blocking path from a current_thread runtime's).
+    for ctx in ALL {
+        let ran = within(ctx, || {
+            anysync::run(async {
+                tokio::task::yield_now().await;
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                let value = rt.block_on(async {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    tokio::spawn(async { 3 }).await.unwrap()
+                });
+                drop(rt);
+                value
+            })
+        });
+        assert_eq!(ran.value, 3, "{ctx:?}");
+    }
+}

@@ -575,3 +575,48 @@ fn run_inside_a_panic_hook_in_a_local_set_does_not_abort() {
     assert!(out.status.success(), "child failed: {stderr}");
     assert!(stderr.contains("hook ran .run(): 42"), "{stderr}");
 }
+
+#[test]
+fn local_future_advice_with_a_multi_thread_handle_entered_in_a_current_thread_local_set() {
+    // Regression (review): with a multi_thread runtime's handle entered inside a
+    // current_thread runtime's `LocalSet` (which looks like a multi_thread worker), the
+    // `?Send` advice named only "a current_thread runtime": tokio's refusal does not say which
+    // of the two it is, so the advice names both, as elsewhere on a current_thread runtime.
+    let multi = common::multi_thread(1);
+    let handle = multi.handle().clone();
+    for ctx in [
+        Ctx::LocalSetCurrent,
+        Ctx::LocalSetCurrentTask,
+        Ctx::CurrentTask,
+    ] {
+        let handle = handle.clone();
+        let ran = within(ctx, move || {
+            let _entered = handle.enter();
+            panic::catch_unwind(AssertUnwindSafe(|| local_probe().run()))
+                .map_err(|payload| panic_message(&*payload))
+        });
+        let advice = ran.value.expect_err("a !Send future cannot run here");
+        assert!(
+            advice.contains("cannot block inside a current_thread runtime or a `LocalSet`"),
+            "{ctx:?}: {advice}"
+        );
+    }
+}
+
+#[test]
+fn inside_a_block_in_place_closure_a_send_future_is_lent_and_a_local_one_runs_in_place() {
+    // As the README's table says: a worker inside `block_in_place` has handed its core over,
+    // and nothing public tells it from a `LocalSet`, so a `Send` future is lent there; a
+    // `?Send` one runs in place (tokio allows blocking there).
+    let rt = common::multi_thread(2);
+    let (lent, (local_thread, value), caller) = rt.block_on(async {
+        tokio::spawn(async {
+            tokio::task::block_in_place(|| (common::probe().run(), local_probe().run(), here()))
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(lent.name.as_deref(), Some(common::POOL));
+    assert_eq!(lent.runtime, common::global_id());
+    assert_eq!((local_thread, value), (caller, 3));
+}

@@ -121,3 +121,29 @@ fn timers_and_tasks_of_a_run_future_live_on_the_global_runtime_in_every_context(
         assert_eq!(spawned_on, expected, "{ctx:?}");
     }
 }
+
+#[test]
+fn a_socket_registered_by_run_outlives_every_runtime_of_its_caller() {
+    // The plain form of the connection test above: a `TcpStream` made by `.run()` is
+    // registered with the reactor of the runtime that drove it, and used after the caller's
+    // runtimes are gone.
+    let addr = echo_server();
+    for ctx in ALL {
+        let ran = within(ctx, move || {
+            anysync::run(async move { BufReader::new(TcpStream::connect(addr).await.unwrap()) })
+        });
+        let mut stream = ran.value;
+        let later = anysync::run(async move {
+            stream.get_mut().write_all(b"later\n").await?;
+            let mut line = String::new();
+            stream.read_line(&mut line).await?;
+            io::Result::Ok(line)
+        });
+        if ctx.user_runtime() {
+            // Registered with the origin runtime, whose reactor is gone.
+            assert!(later.is_err(), "{ctx:?}");
+        } else {
+            assert_eq!(later.expect("echo later"), "echo: later\n", "{ctx:?}");
+        }
+    }
+}

@@ -76,7 +76,8 @@ pub(crate) fn block_on_local_output<F: Future + Send>(future: F) -> F::Output {
 /// `unblock` thread, where its origin runtime is used on purpose); and it is polled by
 /// [`drive`], so blocking tokio calls inside it are allowed in every poll. A `Send` future is
 /// never given to `block_in_place` where tokio could refuse (its refusal is a panic that user
-/// panic hooks would see): where that cannot be ruled out, the future is lent.
+/// panic hooks would see): where that cannot be ruled out, the future is lent (two odd places
+/// excepted, see [`is_internal_panic`]).
 #[track_caller]
 pub(crate) fn block_on_with<M, F>(make: M, mobility: Mobility<M, F::Output>) -> F::Output
 where
@@ -90,10 +91,8 @@ where
             make(),
             Some(Site::new(caller, Place::Plain)),
         ),
-        Context::Nested(handle) => drive(&handle, make(), Some(Site::new(caller, Place::Nested))),
-        Context::Origin => context::with_origin_handle(|handle| {
-            drive(handle, make(), Some(Site::new(caller, Place::Origin)))
-        }),
+        Context::Nested(handle) => in_place_again(&handle, make, mobility, caller, Place::Nested),
+        Context::Origin(handle) => in_place_again(&handle, make, mobility, caller, Place::Origin),
         Context::MultiThread => {
             let mut make = Some(make);
             let lendable = matches!(mobility, Mobility::Send(_));
@@ -119,7 +118,12 @@ where
                 }
                 return match in_place(global::handle(), &mut make, site) {
                     Ok(output) => output,
-                    Err(Refused) => lend(make, mobility, caller, "a current_thread runtime"),
+                    Err(Refused) => lend(
+                        make,
+                        mobility,
+                        caller,
+                        "a current_thread runtime or a `LocalSet`",
+                    ),
                 };
             }
             if lendable {
@@ -167,6 +171,45 @@ where
 /// in the stall notice of the `.run()`s lent from there.
 const OFF_WORKER: &str = "a multi_thread runtime's context away from its workers (its root \
                           future, `spawn_blocking`, an `enter()` guard) or a `LocalSet`";
+
+/// Polls in place with `handle`, the runtime that this thread's `.run()` or `unblock` closure
+/// already has entered ([`Context::Nested`], [`Context::Origin`]).
+///
+/// There, tokio counts the thread as running a runtime only if user code in between blocked
+/// on that same runtime (`Handle::current().block_on(..)` inside a `.run()` future or an
+/// `unblock` closure), and then refuses blocking tokio calls inside this future too. So the
+/// future is polled inside `block_in_place`, which leaves that state where tokio allows it
+/// (nowhere else is there anything to leave: it then only calls the closure). It refuses only
+/// where that user `block_on` polls a `LocalSet`, or the user entered this runtime's handle
+/// inside a current_thread runtime's task: places where a `.run()` lends, and so does this
+/// one then (a `?Send` future is polled in place regardless, as before).
+fn in_place_again<M, F>(
+    handle: &Handle,
+    make: M,
+    mobility: Mobility<M, F::Output>,
+    caller: &'static Location<'static>,
+    place: Place,
+) -> F::Output
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
+    // Where a refusal would abort (see `in_place`), poll without asking, as `drive` alone.
+    if cfg!(panic = "abort") || IN_HOOK.get() || thread::panicking() {
+        return drive(handle, make(), Some(Site::new(caller, place)));
+    }
+    let mut make = Some(make);
+    match in_place(handle, &mut make, Some(Site::new(caller, place))) {
+        Ok(output) => output,
+        Err(Refused) if matches!(mobility, Mobility::Send(_)) => lend(
+            make,
+            mobility,
+            caller,
+            "a current_thread runtime or a `LocalSet`",
+        ),
+        Err(Refused) => drive(handle, take(&mut make)(), Some(Site::new(caller, place))),
+    }
+}
 
 /// Where [`Context::Exiting`] is, in the `?Send` advice.
 const EXITING: &str = "a thread-local destructor that runs after tokio's own";
@@ -446,10 +489,13 @@ where
 /// catches) only for a future that cannot move to another thread (`?Send`, or an output that
 /// is not `Send`), in the one place where tokio may refuse and nothing public says whether it
 /// will: a multi_thread runtime's `LocalSet`, away from a worker thread. `.run()` of a `Send`
-/// future causes one only where a multi_thread runtime's handle was entered
-/// (`Handle::enter`) inside a current_thread runtime's task, which looks the same as a
-/// multi_thread worker; everywhere else, where tokio could refuse, the future is lent to a
-/// background thread without asking.
+/// future causes one only in two odd places: where a multi_thread runtime's handle was
+/// entered (`Handle::enter`) inside a current_thread runtime's task, which looks the same as
+/// a multi_thread worker; and where code inside a `.run()` future or an `unblock` closure
+/// enters the very runtime that `.run()` uses there again, inside a current_thread runtime's
+/// task or a `LocalSet` (its own `Handle::current().block_on(..)` around a `LocalSet`, say).
+/// Everywhere else, where tokio could refuse, the future is lent to a background thread
+/// without asking.
 ///
 /// anysync wraps the process's panic hook when it starts, and that wrapper already hides this
 /// panic from the hooks installed before. A hook installed later (an error reporter, a test

@@ -1,6 +1,6 @@
 //! Where a blocking call is made, told from tokio's public state and our own thread-local facts.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use tokio::runtime::{self, Handle, RuntimeFlavor};
 
 /// Which kind of thread this is, as far as anysync knows.
@@ -23,16 +23,14 @@ struct Facts {
     /// The runtime whose context the innermost of them entered.
     driving: Option<runtime::Id>,
     role: Role,
-    /// Whether `ORIGIN` holds a handle (checked first: it is almost never set).
-    has_origin: bool,
+    /// The runtime that handed this thread a blocking closure (`anysync::unblock`), if any.
+    origin: Option<runtime::Id>,
 }
 
 thread_local! {
     static FACTS: Cell<Facts> = const {
-        Cell::new(Facts { depth: 0, driving: None, role: Role::User, has_origin: false })
+        Cell::new(Facts { depth: 0, driving: None, role: Role::User, origin: None })
     };
-    /// The runtime that handed this thread a blocking closure (`anysync::unblock`), if any.
-    static ORIGIN: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
 fn update(f: impl FnOnce(&mut Facts)) {
@@ -58,44 +56,26 @@ pub(crate) fn depth() -> u32 {
     FACTS.get().depth
 }
 
-/// Puts `origin` in this thread's origin slot, keeping the `has_origin` fact in step, and
-/// returns what was there. `with_borrow_mut`, not `LocalKey::set`/`replace`, which measured
-/// as a third of a `.run()` inside an `unblock` closure (they build and drop a whole
-/// `RefCell` to assign through).
-#[inline]
-fn swap_origin(origin: Option<Handle>) -> Option<Handle> {
-    update(|facts| facts.has_origin = origin.is_some());
-    ORIGIN.with_borrow_mut(|slot| std::mem::replace(slot, origin))
-}
-
-/// Puts a handle back in the origin slot when dropped, also on unwind.
-struct RestoreOrigin(Option<Handle>);
+/// Puts the previous origin back when dropped, also on unwind.
+struct RestoreOrigin(Option<runtime::Id>);
 
 impl Drop for RestoreOrigin {
     fn drop(&mut self) {
-        swap_origin(self.0.take());
+        let previous = self.0;
+        update(|facts| facts.origin = previous);
     }
 }
 
-/// Runs `f` on this thread as a closure handed over by the runtime `origin`: a `.run()`
-/// inside `f` executes its future on `origin` (asyncer's `syncify`), so resources bound to
-/// that runtime keep working.
+/// Runs `f` on this thread as a closure handed over by the runtime `origin`, whose context
+/// the caller has entered: a `.run()` inside `f` executes its future on `origin` (asyncer's
+/// `syncify`), so resources bound to that runtime keep working. Only while that runtime is
+/// the current one: inside a runtime that `f` starts itself, `.run()` is judged by that
+/// runtime, as anywhere else.
 pub(crate) fn with_origin<R>(origin: Handle, f: impl FnOnce() -> R) -> R {
-    let _restore = RestoreOrigin(swap_origin(Some(origin)));
+    let mut facts = FACTS.get();
+    let _restore = RestoreOrigin(facts.origin.replace(origin.id()));
+    FACTS.set(facts);
     f()
-}
-
-/// Runs `f` with the origin handle of this thread (see [`with_origin`]), lent rather than
-/// cloned: a `.run()` inside an `unblock` closure pays no reference count for it. The handle
-/// is out of its slot while `f` runs; nothing reads it then, since every `.run()` inside `f`
-/// is nested ([`Driving`]) and so never asks for the origin.
-pub(crate) fn with_origin_handle<R>(f: impl FnOnce(&Handle) -> R) -> R {
-    // Taken without touching `has_origin`: the thread still has its origin, only lent.
-    let lent = RestoreOrigin(ORIGIN.with_borrow_mut(Option::take));
-    match &lent.0 {
-        Some(handle) => f(handle),
-        None => unreachable!("anysync: origin fact set without an origin handle"),
-    }
 }
 
 /// Marks this thread as driving a future for `.run()` with the runtime `id` entered, for as
@@ -135,9 +115,10 @@ impl Drop for Driving {
 /// Where `.run()` was called, and so how it runs.
 #[derive(Debug)]
 pub(crate) enum Context {
-    /// A thread that `unblock` started, outside any `.run()`: poll in place with the handle of
-    /// the runtime that called `unblock` (asyncer's `syncify`); see [`with_origin_handle`].
-    Origin,
+    /// A closure that `unblock` runs, outside any `.run()` and in the context of the runtime
+    /// that called `unblock` (not one the closure started): poll in place with that runtime's
+    /// handle (asyncer's `syncify`); see [`with_origin`].
+    Origin(Handle),
     /// No tokio runtime: poll in place with the global handle.
     Plain,
     /// Inside a future that `.run()` drives on this thread, in the runtime context that
@@ -162,7 +143,7 @@ pub(crate) enum Context {
 ///
 /// | caller | how it is told |
 /// |---|---|
-/// | a closure running under `anysync::unblock` (not nested in a `.run()`) | our thread-local origin fact |
+/// | a closure running under `anysync::unblock` (not nested in a `.run()`), in its origin's context | our thread-local origin fact, and the current handle is the origin's |
 /// | plain thread, no runtime | `Handle::try_current()` fails |
 /// | nested: inside a future that `.run()` is driving on this thread | the current handle is the one that `.run()` entered ([`Driving`]) |
 /// | a multi_thread runtime's context: task, root future, `LocalSet`, `spawn_blocking`, `enter()` guard, a task of the global runtime | flavor is multi_thread |
@@ -177,18 +158,18 @@ pub(crate) enum Context {
 /// `.run()` and with which runtime, and whether it is one of ours (`Role`, for diagnostics).
 pub(crate) fn detect() -> Context {
     let facts = FACTS.get();
-    if facts.has_origin && facts.driving.is_none() {
-        return Context::Origin;
-    }
     match Handle::try_current() {
         // Entering any runtime here would panic inside a thread-local destructor: an abort.
         Err(error) if error.is_thread_local_destroyed() => Context::Exiting,
         Err(_) => Context::Plain,
         // The runtime our own `.run()` entered, not one the future entered since (a user's
         // `Runtime::block_on` inside it is a calling context like any other).
-        // (Inside an origin's `.run()`, that runtime is judged by its flavor like any other:
-        // the origin handle is lent to the outer call, see `with_origin_handle`.)
         Ok(handle) if facts.driving == Some(handle.id()) => Context::Nested(handle),
+        // An `unblock` closure, not inside a runtime of its own (whose scheduler could be this
+        // thread's: polling in place there would hang on a deferred wake-up).
+        Ok(handle) if facts.driving.is_none() && facts.origin == Some(handle.id()) => {
+            Context::Origin(handle)
+        }
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => Context::MultiThread,
         // current_thread, and any flavor a later tokio adds: lending is always safe.
         Ok(_) => Context::CurrentThread,
