@@ -43,14 +43,7 @@ pub(crate) struct Api {
 impl Api {
     /// `GET /users/{id}`, parsed as JSON.
     pub(crate) async fn user(&self, id: u32) -> reqwest::Result<Value> {
-        let url = format!("{}/users/{id}", self.base);
-        self.http
-            .get(url)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await
+        self.json(format!("{}/users/{id}", self.base)).await
     }
 
     /// `GET /files/{name}`: the body, streamed, not collected.
@@ -63,7 +56,11 @@ impl Api {
 
     /// `GET /items?page={page}`: one page of the listing.
     pub(crate) async fn page(&self, page: u64) -> reqwest::Result<Value> {
-        let url = format!("{}/items?page={page}", self.base);
+        self.json(format!("{}/items?page={page}", self.base)).await
+    }
+
+    /// `GET url`, parsed as JSON.
+    async fn json(&self, url: String) -> reqwest::Result<Value> {
         self.http
             .get(url)
             .send()
