@@ -139,7 +139,7 @@ where
             }
         }
         Context::CurrentThread => {
-            if context::depth() == 0 && context::role() == Role::User {
+            if !context::is_driving() && context::role() == Role::User {
                 warn_blocking(caller);
             }
             let mut make = Some(make);

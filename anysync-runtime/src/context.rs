@@ -14,46 +14,39 @@ pub(crate) enum Role {
     Pool,
 }
 
-/// What this thread knows about itself. `Copy` and const-initialised, so reading it is one
-/// plain thread-local access: it is read on every `.run()`.
-#[derive(Clone, Copy)]
+/// What this thread knows about itself: a cell per fact, const-initialised and without a
+/// destructor, so each read or write is one plain access to thread-local memory (it is
+/// touched on every `.run()`), and still works while the thread's destructors run.
 struct Facts {
-    /// Futures that `.run()` is driving on this thread right now (see [`Driving`]).
-    depth: u32,
-    /// The runtime whose context the innermost of them entered.
-    driving: Option<runtime::Id>,
-    role: Role,
+    /// The runtime whose context the innermost future that `.run()` drives on this thread
+    /// entered, if any (see [`Driving`]).
+    driving: Cell<Option<runtime::Id>>,
+    role: Cell<Role>,
     /// The runtime that handed this thread a blocking closure (`anysync::unblock`), if any.
-    origin: Option<runtime::Id>,
+    origin: Cell<Option<runtime::Id>>,
 }
 
 thread_local! {
-    static FACTS: Cell<Facts> = const {
-        Cell::new(Facts { depth: 0, driving: None, role: Role::User, origin: None })
+    static FACTS: Facts = const {
+        Facts { driving: Cell::new(None), role: Cell::new(Role::User), origin: Cell::new(None) }
     };
 }
 
-fn update(f: impl FnOnce(&mut Facts)) {
-    let mut facts = FACTS.get();
-    f(&mut facts);
-    FACTS.set(facts);
-}
-
 pub(crate) fn mark_runtime_thread() {
-    update(|facts| facts.role = Role::Runtime);
+    FACTS.with(|facts| facts.role.set(Role::Runtime));
 }
 
 pub(crate) fn mark_pool_thread() {
-    update(|facts| facts.role = Role::Pool);
+    FACTS.with(|facts| facts.role.set(Role::Pool));
 }
 
 pub(crate) fn role() -> Role {
-    FACTS.get().role
+    FACTS.with(|facts| facts.role.get())
 }
 
-/// The number of futures `.run()` is driving on this thread right now (see [`Driving`]).
-pub(crate) fn depth() -> u32 {
-    FACTS.get().depth
+/// Whether `.run()` is driving a future on this thread right now (see [`Driving`]).
+pub(crate) fn is_driving() -> bool {
+    FACTS.with(|facts| facts.driving.get().is_some())
 }
 
 /// Puts the previous origin back when dropped, also on unwind.
@@ -61,8 +54,7 @@ struct RestoreOrigin(Option<runtime::Id>);
 
 impl Drop for RestoreOrigin {
     fn drop(&mut self) {
-        let previous = self.0;
-        update(|facts| facts.origin = previous);
+        FACTS.with(|facts| facts.origin.set(self.0));
     }
 }
 
@@ -72,9 +64,7 @@ impl Drop for RestoreOrigin {
 /// the current one: inside a runtime that `f` starts itself, `.run()` is judged by that
 /// runtime, as anywhere else.
 pub(crate) fn with_origin<R>(origin: Handle, f: impl FnOnce() -> R) -> R {
-    let mut facts = FACTS.get();
-    let _restore = RestoreOrigin(facts.origin.replace(origin.id()));
-    FACTS.set(facts);
+    let _restore = RestoreOrigin(FACTS.with(|facts| facts.origin.replace(Some(origin.id()))));
     f()
 }
 
@@ -89,10 +79,7 @@ pub(crate) struct Driving {
 impl Driving {
     #[inline]
     pub(crate) fn enter(id: runtime::Id) -> Self {
-        let mut facts = FACTS.get();
-        let outer = facts.driving.replace(id);
-        facts.depth += 1;
-        FACTS.set(facts);
+        let outer = FACTS.with(|facts| facts.driving.replace(Some(id)));
         Driving { outer }
     }
 
@@ -105,10 +92,7 @@ impl Driving {
 impl Drop for Driving {
     #[inline]
     fn drop(&mut self) {
-        let mut facts = FACTS.get();
-        facts.driving = self.outer;
-        facts.depth -= 1;
-        FACTS.set(facts);
+        FACTS.with(|facts| facts.driving.set(self.outer));
     }
 }
 
@@ -157,19 +141,18 @@ pub(crate) enum Context {
 /// an `unblock` closure for a given runtime (origin), that it is driving a future for
 /// `.run()` and with which runtime, and whether it is one of ours (`Role`, for diagnostics).
 pub(crate) fn detect() -> Context {
-    let facts = FACTS.get();
+    // Read only where a runtime is entered: the plain path needs none of it.
+    let facts = || FACTS.with(|facts| (facts.driving.get(), facts.origin.get()));
     match Handle::try_current() {
         // Entering any runtime here would panic inside a thread-local destructor: an abort.
         Err(error) if error.is_thread_local_destroyed() => Context::Exiting,
         Err(_) => Context::Plain,
         // The runtime our own `.run()` entered, not one the future entered since (a user's
         // `Runtime::block_on` inside it is a calling context like any other).
-        Ok(handle) if facts.driving == Some(handle.id()) => Context::Nested(handle),
+        Ok(handle) if facts().0 == Some(handle.id()) => Context::Nested(handle),
         // An `unblock` closure, not inside a runtime of its own (whose scheduler could be this
         // thread's: polling in place there would hang on a deferred wake-up).
-        Ok(handle) if facts.driving.is_none() && facts.origin == Some(handle.id()) => {
-            Context::Origin(handle)
-        }
+        Ok(handle) if facts() == (None, Some(handle.id())) => Context::Origin(handle),
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => Context::MultiThread,
         // current_thread, and any flavor a later tokio adds: lending is always safe.
         Ok(_) => Context::CurrentThread,
