@@ -72,8 +72,10 @@ pub(crate) fn block_on_local_output<F: Future + Send>(future: F) -> F::Output {
 /// future, so only `make` and the output need to be `Send`.
 ///
 /// Two rules hold on every path. The future is driven with the global runtime's handle, so
-/// what it spawns or registers lives there whatever the calling context (except on an
-/// `unblock` thread, where its origin runtime is used on purpose); and it is polled by
+/// what it spawns or registers lives there whatever the calling context (except inside an
+/// `unblock` or `Pool` closure and a `.run()` nested in one, where the origin runtime is used
+/// on purpose; a future lent from there, in the odd place where tokio refuses
+/// `block_in_place`, runs on the global runtime); and it is polled by
 /// [`drive`], so blocking tokio calls inside it are allowed in every poll. A `Send` future is
 /// never given to `block_in_place` where tokio could refuse (its refusal is a panic that user
 /// panic hooks would see): where that cannot be ruled out, the future is lent (two odd places
@@ -132,23 +134,25 @@ where
             }
             // Only in place can this future run: ask tokio, whose refusal is the one panic
             // that `is_internal_panic` recognises.
-            let site = Some(Site::new(caller, Place::MultiThread));
+            let site = Some(Site::new(caller, Place::MultiThreadOffWorker));
             match in_place(global::handle(), &mut make, site) {
                 Ok(output) => output,
                 Err(Refused) => lend(make, mobility, caller, "a `LocalSet`"),
             }
         }
         Context::CurrentThread => {
-            if !context::is_driving() && context::role() == Role::User {
+            // Tokio allows in-place blocking on a current_thread runtime only outside its
+            // scheduler (an `enter()` guard, `spawn_blocking`), where no wake-up is deferred
+            // to a scheduler: elsewhere, asking would only earn a refusal. Only on the
+            // scheduler does this call block the runtime, which is what the warning is about.
+            let on_scheduler = scheduler_defers_wakeups();
+            if on_scheduler && !context::is_driving() && context::role() == Role::User {
                 warn_blocking(caller);
             }
             let mut make = Some(make);
-            // Tokio allows in-place blocking on a current_thread runtime only outside its
-            // scheduler (an `enter()` guard, `spawn_blocking`), where no wake-up is deferred
-            // to a scheduler: elsewhere, asking would only earn a refusal.
             let site = Some(Site::new(caller, Place::CurrentThreadEntered));
             if !matches!(mobility, Mobility::Send(_))
-                && !scheduler_defers_wakeups()
+                && !on_scheduler
                 && let Ok(output) = in_place(global::handle(), &mut make, site)
             {
                 return output;
@@ -162,7 +166,9 @@ where
             )
         }
         // Only `Send` work can complete here; `lend` touches no thread-local of ours with a
-        // destructor (only `FACTS`, which has none, was read to get here).
+        // destructor (none was read to get here). With the `tracing` feature,
+        // `span::Caller::capture` reads tracing's, which falls back to no subscriber once they
+        // are gone.
         Context::Exiting => lend(Some(make), mobility, caller, EXITING),
     }
 }
@@ -182,7 +188,8 @@ const OFF_WORKER: &str = "a multi_thread runtime's context away from its workers
 /// (nowhere else is there anything to leave: it then only calls the closure). It refuses only
 /// where that user `block_on` polls a `LocalSet`, or the user entered this runtime's handle
 /// inside a current_thread runtime's task: places where a `.run()` lends, and so does this
-/// one then (a `?Send` future is polled in place regardless, as before).
+/// one then (a `?Send` future is then polled in place without `block_in_place`, where tokio
+/// refuses blocking calls inside it).
 fn in_place_again<M, F>(
     handle: &Handle,
     make: M,
@@ -212,7 +219,7 @@ where
 }
 
 /// Where [`Context::Exiting`] is, in the `?Send` advice.
-const EXITING: &str = "a thread-local destructor that runs after tokio's own";
+pub(crate) const EXITING: &str = "a thread-local destructor that runs after tokio's own";
 
 fn take<M>(make: &mut Option<M>) -> M {
     make.take()
@@ -493,14 +500,14 @@ where
 /// entered (`Handle::enter`) inside a current_thread runtime's task, which looks the same as
 /// a multi_thread worker; and where code inside a `.run()` future or an `unblock` closure
 /// enters the very runtime that `.run()` uses there again, inside a current_thread runtime's
-/// task or a `LocalSet` (its own `Handle::current().block_on(..)` around a `LocalSet`, say).
-/// Everywhere else, where tokio could refuse, the future is lent to a background thread
-/// without asking.
+/// task or a `LocalSet` (its own `Handle::current().block_on(..)` around a `LocalSet`, say);
+/// a `?Send` future causes one there too, and is then polled in place anyway. Everywhere
+/// else, where tokio could refuse, the future is lent to a background thread without asking.
 ///
 /// anysync wraps the process's panic hook when it starts, and that wrapper already hides this
 /// panic from the hooks installed before. A hook installed later (an error reporter, a test
-/// harness) sees it, followed by the panic with anysync's advice that `.run()` then raises
-/// (the refused future cannot run there); call this first to skip it.
+/// harness) sees it, usually followed by the panic with anysync's advice that `.run()` then
+/// raises (the refused future cannot run there); call this first to skip it.
 ///
 /// # Example
 ///

@@ -49,9 +49,10 @@ pub(crate) fn settings() -> &'static Settings {
     SETTINGS.get_or_init(|| Config::new().settings())
 }
 
-/// The stall threshold in force, without fixing the settings: a `.run()` in an application's
-/// own multi_thread runtime uses neither anysync's runtime nor its threads, so asking whether
-/// it should be watched is not yet a use.
+/// The stall threshold in force, without fixing the settings: a `.run()` inside an `unblock`
+/// closure on the application's own runtime (or nested in one) polls with that runtime and
+/// has used neither anysync's runtime nor its threads, so asking whether it should be watched
+/// is not yet a use (starting the watchdog for its first watch is).
 pub(crate) fn stall_threshold() -> Option<Duration> {
     match SETTINGS.get() {
         Some(settings) => settings.stall_threshold,
@@ -66,7 +67,8 @@ pub(crate) fn stall_threshold() -> Option<Duration> {
 ///
 /// anysync uses a runtime and starts threads of its own: the global runtime (a multi_thread
 /// tokio runtime with one worker, by default) with its worker and blocking threads, the
-/// background threads that drive futures lent by `.run()` from a current_thread runtime, the
+/// background threads that drive the futures `.run()` lends (from a current_thread runtime,
+/// a `LocalSet`, a multi_thread runtime's context away from its workers), the
 /// threads of each [`Pool`](crate::Pool), and a watchdog thread for the stall diagnosis. They
 /// are started on first use; `install` the settings before that, at the top of `main`, as
 /// with rayon's global pool.
@@ -95,8 +97,9 @@ pub(crate) fn stall_threshold() -> Option<Duration> {
 ///
 /// # First use
 ///
-/// The settings are fixed the first time anysync uses its runtime (a `.run()` outside a
-/// multi_thread runtime, an `unblock` outside any runtime, ...) or starts a thread of its own.
+/// The settings are fixed the first time anysync uses its runtime (any `.run()` except one
+/// inside an `unblock` closure, an `unblock` outside any runtime, ...) or starts a thread of
+/// its own.
 /// From then on `install` returns a [`ConfigError`] and changes nothing; it never panics.
 ///
 /// # Example

@@ -101,13 +101,16 @@ impl Drop for Driving {
 pub(crate) enum Context {
     /// A closure that `unblock` runs, outside any `.run()` and in the context of the runtime
     /// that called `unblock` (not one the closure started): poll in place with that runtime's
-    /// handle (asyncer's `syncify`); see [`with_origin`].
+    /// handle (asyncer's `syncify`); see [`with_origin`]. As for [`Context::Nested`], inside
+    /// `block_in_place` (see `bridge::in_place_again`).
     Origin(Handle),
     /// No tokio runtime: poll in place with the global handle.
     Plain,
     /// Inside a future that `.run()` drives on this thread, in the runtime context that
-    /// `.run()` entered: poll in place with that handle. Nothing of tokio's marks the thread
-    /// as running a runtime there, so this thread may block.
+    /// `.run()` entered: poll in place with that handle, inside `block_in_place`, which leaves
+    /// the "runtime running" state that a user's own `block_on` of that runtime in between
+    /// would have set; where tokio refuses, a `Send` future is lent (see
+    /// `bridge::in_place_again`).
     Nested(Handle),
     /// A multi_thread runtime's context (its worker, its root future, a `LocalSet` on it, a
     /// `spawn_blocking` thread, an `enter()` guard). Only a worker that holds its core needs

@@ -6,10 +6,9 @@
 //! anysync polls on other threads (a plain thread's `.run()` polls in place under
 //! `Handle::enter`: no allocation) and runs what those futures `tokio::spawn`, whatever the
 //! calling context (one placement rule). Multi-thread rather than current_thread because a
-//! task running on it can
-//! call `.run()` again: `block_in_place` hands the worker to another thread, where on a
-//! current_thread runtime the same call would deadlock its own driver (which is also why a
-//! supplied runtime must be multi_thread).
+//! task running on it can call `.run()` again: `block_in_place` hands the worker to another
+//! thread, where on a current_thread runtime the same call would deadlock its own driver
+//! (which is also why a supplied runtime must be multi_thread).
 //!
 //! The runtime lives in a `static`, so it is never dropped and its threads never hold up
 //! process exit. `OnceLock` makes concurrent first calls build it exactly once.

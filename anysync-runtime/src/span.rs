@@ -10,7 +10,8 @@
 //! recorded by the caller's subscriber inside the caller's span, and a span created there
 //! (`#[instrument]` on the coroutine) is a child of the caller's.
 //!
-//! Paths that poll in place capture nothing: the span is already current there. Without the
+//! Paths that poll in place carry nothing: the span is already current there (the stall
+//! diagnosis still captures it when it arms a watch, to report inside it). Without the
 //! feature, [`Caller`] is empty and both calls compile to nothing.
 
 /// The caller's current span and subscriber.

@@ -49,6 +49,9 @@ pub(crate) enum Place {
     /// A multi_thread runtime's worker: polled in place inside `block_in_place`, with
     /// anysync's runtime.
     MultiThread,
+    /// A `?Send` future in a multi_thread runtime's context away from its workers: polled in
+    /// place with anysync's runtime.
+    MultiThreadOffWorker,
     /// Nested inside another `.run()` on this thread: polled in place, with the runtime the
     /// outer call drives.
     Nested,
@@ -72,6 +75,11 @@ impl Place {
             Place::MultiThread => "a multi_thread tokio runtime's worker; the future is \
                                    polled on the calling thread inside `block_in_place`, which \
                                    hands the worker's other tasks to another thread"
+                .to_owned(),
+            Place::MultiThreadOffWorker => "a multi_thread tokio runtime's context away from its \
+                                            workers (its root future, `spawn_blocking`, an \
+                                            `enter()` guard); the future is polled on the \
+                                            calling thread with anysync's runtime"
                 .to_owned(),
             Place::Nested => "nested inside another `.run()` on this thread; the future is \
                               polled on the calling thread with the runtime the outer call \
@@ -103,8 +111,9 @@ impl Place {
             not running: a socket, timer, task or connection made on a current_thread runtime \
             that is idle (nothing calls its `block_on`) or whose thread is blocked, or on a \
             runtime that was dropped; a connection pool that spawned its driver there is one";
-        const OWN_RUNTIME: &str = "the caller's own runtime is blocked by this call: a future \
-            that needs it (a socket or timer registered on it, a task spawned on it, a channel \
+        const OWN_RUNTIME: &str = "the caller's own runtime is blocked by this call (a \
+            current_thread runtime or a `LocalSet` is; a multi_thread runtime's workers keep \
+            going): a future that needs it (a socket or timer registered on it, a task spawned on it, a channel \
             fed by one of its tasks) cannot finish while the call blocks it; `.await` the future \
             there instead of `.run()`";
         const ORIGIN_RUNTIME: &str = "the runtime that called `unblock` is not running: if its \
@@ -119,10 +128,15 @@ impl Place {
         match self {
             Place::Plain
             | Place::MultiThread
+            | Place::MultiThreadOffWorker
             | Place::Nested
             | Place::CurrentThreadEntered
             | Place::Prefetch => &[OTHER_RUNTIME, BUSY, LOCK, SLOW],
             Place::Origin => &[ORIGIN_RUNTIME, OTHER_RUNTIME, BUSY, LOCK, SLOW],
+            // An exiting thread has no runtime of its own left to block.
+            Place::Lent(place) if place == crate::bridge::EXITING => {
+                &[OTHER_RUNTIME, BUSY, LOCK, SLOW]
+            }
             Place::Lent(_) => &[OWN_RUNTIME, OTHER_RUNTIME, BUSY, LOCK, SLOW],
         }
     }

@@ -101,25 +101,14 @@ where
     // The caller's span follows the closure (feature `tracing`; nothing otherwise).
     let caller = span::Caller::capture();
     match Handle::try_current() {
-        Ok(origin) => {
-            let task = tokio::task::spawn_blocking(move || {
-                caller.in_scope(|| context::with_origin(origin, f))
-            });
-            Unblock::new(Task::Tokio(task), None)
-        }
+        Ok(_) => Unblock::new(Task::Tokio(spawn_in(caller, f)), None),
         // Called outside any runtime (`rt.block_on(unblock(f))` evaluates `unblock(f)` first):
         // wait for the first poll, which knows which runtime is awaiting.
-        Err(_) => Unblock::new(Task::Deferred(Box::new(move || start(caller, f))), None),
+        Err(_) => Unblock::new(
+            Task::Deferred(Box::new(move || Task::Tokio(spawn_in(caller, f)))),
+            None,
+        ),
     }
-}
-
-/// Hands `f` to the blocking pool of the current runtime, or of the global one if none.
-fn start<F, T>(caller: span::Caller, f: F) -> Task<T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    Task::Tokio(spawn_in(caller, f))
 }
 
 /// Hands `f` to the blocking pool of the current runtime, or of the global one if none, as
