@@ -19,6 +19,19 @@ static ALLOCATOR: counting::Counting = counting::Counting;
 /// How many items are counted after the warm-up.
 const COUNTED: u64 = 10_000;
 
+/// Takes the next [`COUNTED`] items of `it` with a `for` loop, handing each to `each`, and
+/// returns how many items there were and how many allocations the loop made.
+fn counted_for<T>(it: &mut impl Iterator<Item = T>, mut each: impl FnMut(T)) -> (u64, u64) {
+    let mut count = 0;
+    let allocations = allocations_in(|| {
+        for x in it.by_ref().take(COUNTED as usize) {
+            count += 1;
+            each(x);
+        }
+    });
+    (count, allocations)
+}
+
 #[anysync::iterator(item = u64)]
 async fn numbers(n: u64) {
     for i in 0..n {
@@ -49,13 +62,8 @@ fn plain_thread_for_allocates_nothing_per_item() {
     // starts the global runtime and this thread's parker.
     let mut it = numbers(COUNTED * 2).into_iter();
     assert_eq!(it.next(), Some(0));
-    let (mut count, mut sum) = (0, 0);
-    let allocations = allocations_in(|| {
-        for x in it.by_ref().take(COUNTED as usize) {
-            count += 1;
-            sum += x;
-        }
-    });
+    let mut sum = 0;
+    let (count, allocations) = counted_for(&mut it, |x| sum += x);
     assert_eq!((count, sum), (COUNTED, (1..=COUNTED).sum::<u64>()));
     assert_eq!(
         allocations, 0,
@@ -67,13 +75,8 @@ fn plain_thread_for_allocates_nothing_per_item() {
 fn plain_thread_for_allocates_nothing_per_item_when_the_body_really_suspends() {
     let mut it = yielding_numbers(COUNTED * 2).into_iter();
     assert_eq!(it.next(), Some(0));
-    let (mut count, mut sum) = (0, 0);
-    let allocations = allocations_in(|| {
-        for x in it.by_ref().take(COUNTED as usize) {
-            count += 1;
-            sum += x;
-        }
-    });
+    let mut sum = 0;
+    let (count, allocations) = counted_for(&mut it, |x| sum += x);
     assert_eq!((count, sum), (COUNTED, (1..=COUNTED).sum::<u64>()));
     assert_eq!(
         allocations, 0,
@@ -95,13 +98,7 @@ fn the_counter_sees_what_the_body_allocates_per_item() {
     // a body that boxes every item must show exactly one allocation per item.
     let mut it = boxed_numbers(COUNTED * 2).into_iter();
     assert_eq!(it.next().as_deref(), Some(&0));
-    let mut count = 0;
-    let allocations = allocations_in(|| {
-        for x in it.by_ref().take(COUNTED as usize) {
-            count += 1;
-            drop(std::hint::black_box(x));
-        }
-    });
+    let (count, allocations) = counted_for(&mut it, |x| drop(std::hint::black_box(x)));
     assert_eq!(count, COUNTED);
     assert_eq!(allocations, COUNTED);
 }
@@ -111,13 +108,8 @@ fn the_counter_sees_what_the_body_allocates_per_item() {
 fn plain_thread_for_over_a_ready_stream_allocates_nothing_per_item() {
     let mut it = anysync::iter(futures::stream::iter(0..COUNTED * 2)).into_iter();
     assert_eq!(it.next(), Some(0));
-    let (mut count, mut sum) = (0, 0);
-    let allocations = allocations_in(|| {
-        for x in it.by_ref().take(COUNTED as usize) {
-            count += 1;
-            sum += x;
-        }
-    });
+    let mut sum = 0;
+    let (count, allocations) = counted_for(&mut it, |x| sum += x);
     assert_eq!((count, sum), (COUNTED, (1..=COUNTED).sum::<u64>()));
     assert_eq!(
         allocations, 0,
@@ -133,13 +125,8 @@ fn plain_thread_for_over_a_suspending_stream_allocates_nothing_per_item() {
     });
     let mut it = anysync::iter(stream).into_iter();
     assert_eq!(it.next(), Some(0));
-    let (mut count, mut sum) = (0, 0);
-    let allocations = allocations_in(|| {
-        for x in it.by_ref().take(COUNTED as usize) {
-            count += 1;
-            sum += x;
-        }
-    });
+    let mut sum = 0;
+    let (count, allocations) = counted_for(&mut it, |x| sum += x);
     assert_eq!((count, sum), (COUNTED, (1..=COUNTED).sum::<u64>()));
     assert_eq!(
         allocations, 0,
@@ -154,13 +141,7 @@ fn the_counter_sees_what_a_stream_allocates_per_item() {
     let boxed = futures::stream::unfold(0_u64, |i| async move { Some((Box::new(i), i + 1)) });
     let mut it = anysync::iter(boxed).into_iter();
     assert_eq!(it.next().as_deref(), Some(&0));
-    let mut count = 0;
-    let allocations = allocations_in(|| {
-        for x in it.by_ref().take(COUNTED as usize) {
-            count += 1;
-            drop(std::hint::black_box(x));
-        }
-    });
+    let (count, allocations) = counted_for(&mut it, |x| drop(std::hint::black_box(x)));
     assert_eq!(count, COUNTED);
     assert_eq!(allocations, COUNTED);
 }
