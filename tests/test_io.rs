@@ -64,6 +64,17 @@ impl Drop for TempPath {
     }
 }
 
+/// A new, empty file at `path`, open for reading and writing.
+fn create_read_write(path: &std::path::Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .unwrap()
+}
+
 /// The runtimes that drive a TCP stream in these tests, all running while the caller blocks.
 #[derive(Clone, Copy, Debug)]
 enum Driver {
@@ -489,13 +500,7 @@ fn async_io_writes_and_seeks_a_real_file() {
     for executor in EXECUTORS {
         let file_path = path.0.clone();
         let (tail, on_disk) = block_on(executor, async move {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&file_path)
-                .unwrap();
+            let file = create_read_write(&file_path);
             let mut io = AsyncIo::new(file);
             io.write_all(b"0123456789").await.unwrap();
             io.flush().await.unwrap();
@@ -522,13 +527,7 @@ fn async_io_driven_by_run_works_in_every_context() {
         let path = TempPath::new("run");
         let file_path = path.0.clone();
         let (tail, head, on_disk) = within(ctx, move || {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&file_path)
-                .unwrap();
+            let file = create_read_write(&file_path);
             let mut io = AsyncIo::new(file);
             let tail = anysync::run(async {
                 io.write_all(b"hello world").await?;
